@@ -1,0 +1,66 @@
+//! `kubin`: parses the command line and dispatches to one module per subcommand.
+
+mod etcd;
+mod flannel;
+mod init;
+mod load;
+mod pki;
+mod preflight;
+mod prepare;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// The binary install of Kubernetes, in one command.
+#[derive(Parser)]
+#[command(name = "kubin", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a commented example inventory (the guides' topology).
+    Init(init::Args),
+    /// Check the hosts before anything changes: CPUs, memory, swap, ports, clocks, bundle.
+    Preflight(preflight::Args),
+    /// Prepare the hosts: SELinux, firewalld, swap, hostname, /etc/hosts, sysctl, modules.
+    Prepare(prepare::Args),
+    /// Certificates: a cfssl drop-in and the cluster's whole set.
+    Pki(pki::Args),
+    /// The etcd cluster: deploy, health, members, status, snapshots.
+    Etcd(etcd::Args),
+    /// The pod network config in etcd, in the API the flannel release reads.
+    Flannel(flannel::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Init(args) => init::run(args),
+        Command::Preflight(args) => preflight::run(args),
+        Command::Prepare(args) => prepare::run(args),
+        Command::Pki(args) => pki::run(args),
+        Command::Etcd(args) => etcd::run(args),
+        Command::Flannel(args) => flannel::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kubin: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every subcommand's flags are consistent (clap's own checks, for the whole tree).
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,474 @@
+//! Applying one host's steps of one phase, in order, stopping at the first failure.
+
+use super::diff;
+use super::{Change, Failure, HostState, NotApplicable};
+use crate::Error;
+use crate::progress::{Event, Observer, StepStatus};
+use crate::transport::{CommandOutput, FileStat, PutFile, Transport, quote, quote_path};
+use plan::{CommandSpec, DirSpec, FileSpec, Step, UnitSpec};
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+
+/// One host's work in one phase.
+pub(crate) struct Job<'a, 'p> {
+    pub phase: &'p str,
+    pub steps: Vec<&'p Step>,
+    pub transport: &'a mut dyn Transport,
+    pub state: &'a mut HostState,
+}
+
+/// How one step ended.
+enum Outcome {
+    Changed(String),
+    Unchanged,
+    NotApplicable(String),
+}
+
+/// A step's failure: what was concerned, the message, stderr.
+struct StepError {
+    target: String,
+    message: String,
+    stderr: String,
+}
+
+impl StepError {
+    fn from_error(target: &str, e: Error) -> Self {
+        Self {
+            target: target.to_string(),
+            message: e.to_string(),
+            stderr: String::new(),
+        }
+    }
+    fn from_output(target: &str, what: &str, out: &CommandOutput) -> Self {
+        Self {
+            target: target.to_string(),
+            message: format!("{what} exited with status {}", out.status),
+            stderr: out.stderr_excerpt(600),
+        }
+    }
+}
+
+/// The name a step is shown under.
+pub(crate) fn step_name(step: &Step) -> String {
+    match step {
+        Step::Directory(d) => format!("directory {}", d.path.display()),
+        Step::File(f) => f.path.display().to_string(),
+        Step::Command(c) => c.description.clone(),
+        Step::Unit(u) => format!("unit {}", u.name),
+        Step::NotApplicable { what, .. } => what.clone(),
+    }
+}
+
+/// Runs a job to its end or its first failure.
+pub(crate) fn run(job: Job<'_, '_>, dry_run: bool, stamp: &str, observer: &dyn Observer) {
+    let Job {
+        phase,
+        steps,
+        transport,
+        state,
+    } = job;
+    let host = transport.host().to_string();
+    let mut stats: Vec<Option<Option<FileStat>>> = vec![None; steps.len()];
+    let mut written = vec![false; steps.len()];
+    for (i, step) in steps.iter().enumerate() {
+        let name = step_name(step);
+        observer.event(&Event::StepStarted {
+            host: host.clone(),
+            phase: phase.to_string(),
+            step: name.clone(),
+        });
+        // Stat every file of a run of consecutive file steps in one round trip.
+        if matches!(step, Step::File(_)) && stats[i].is_none() {
+            let run_end = steps[i..]
+                .iter()
+                .position(|s| !matches!(s, Step::File(_)))
+                .map_or(steps.len(), |p| i + p);
+            let paths: Vec<PathBuf> = steps[i..run_end]
+                .iter()
+                .filter_map(|s| match s {
+                    Step::File(f) => Some(f.path.clone()),
+                    _ => None,
+                })
+                .collect();
+            match transport.stat_files(&paths) {
+                Ok(found) => {
+                    for (k, st) in found.into_iter().enumerate() {
+                        stats[i + k] = Some(st);
+                    }
+                    // Write every file whose content differs and that needs no backup in
+                    // one round trip too; the steps below then only report.
+                    if !dry_run {
+                        let batch: Vec<(usize, &FileSpec)> = (i..run_end)
+                            .filter_map(|k| match steps[k] {
+                                Step::File(f) => {
+                                    let st = stats[k].as_ref().and_then(|s| s.as_ref());
+                                    let differs =
+                                        st.is_none_or(|s| s.sha256 != sha256_hex(&f.content));
+                                    (differs && !(f.backup && st.is_some())).then_some((k, f))
+                                }
+                                _ => None,
+                            })
+                            .collect();
+                        if batch.len() > 1 {
+                            let puts: Vec<PutFile<'_>> = batch
+                                .iter()
+                                .map(|(_, f)| PutFile {
+                                    path: &f.path,
+                                    content: &f.content,
+                                    mode: f.mode,
+                                    owner: f.owner.as_deref(),
+                                })
+                                .collect();
+                            if let Err(e) = transport.put_files(&puts) {
+                                fail(
+                                    state,
+                                    observer,
+                                    &host,
+                                    phase,
+                                    &name,
+                                    StepError::from_error(&name, e),
+                                );
+                                return;
+                            }
+                            for (k, _) in batch {
+                                written[k] = true;
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    fail(
+                        state,
+                        observer,
+                        &host,
+                        phase,
+                        &name,
+                        StepError::from_error(&name, e),
+                    );
+                    return;
+                }
+            }
+        }
+        let result = match step {
+            Step::Directory(d) => directory(transport, d, dry_run),
+            Step::File(f) => {
+                let stat = stats[i].take().flatten();
+                file(transport, state, f, stat, dry_run, stamp, written[i])
+            }
+            Step::Command(c) => command(transport, c, dry_run),
+            Step::Unit(u) => unit(transport, state, u, dry_run),
+            Step::NotApplicable { why, .. } => Ok(Outcome::NotApplicable(why.clone())),
+        };
+        match result {
+            Ok(outcome) => {
+                let (status, detail) = match outcome {
+                    Outcome::Changed(detail) => {
+                        state.report.changes.push(Change {
+                            phase: phase.to_string(),
+                            step: name.clone(),
+                            detail: detail.clone(),
+                        });
+                        let st = if dry_run {
+                            StepStatus::WouldChange
+                        } else {
+                            StepStatus::Changed
+                        };
+                        (st, detail)
+                    }
+                    Outcome::Unchanged => {
+                        state.report.unchanged += 1;
+                        (StepStatus::Unchanged, String::new())
+                    }
+                    Outcome::NotApplicable(why) => {
+                        state.report.not_applicable.push(NotApplicable {
+                            phase: phase.to_string(),
+                            what: name.clone(),
+                            why: why.clone(),
+                        });
+                        (StepStatus::NotApplicable, why)
+                    }
+                };
+                observer.event(&Event::StepFinished {
+                    host: host.clone(),
+                    phase: phase.to_string(),
+                    step: name,
+                    status,
+                    detail,
+                });
+            }
+            Err(e) => {
+                fail(state, observer, &host, phase, &name, e);
+                return;
+            }
+        }
+    }
+}
+
+fn fail(
+    state: &mut HostState,
+    observer: &dyn Observer,
+    host: &str,
+    phase: &str,
+    step: &str,
+    e: StepError,
+) {
+    observer.event(&Event::StepFinished {
+        host: host.to_string(),
+        phase: phase.to_string(),
+        step: step.to_string(),
+        status: StepStatus::Failed,
+        detail: format!("{}: {}", e.target, e.message),
+    });
+    observer.event(&Event::HostStopped {
+        host: host.to_string(),
+        phase: phase.to_string(),
+    });
+    state.report.failure = Some(Failure {
+        host: host.to_string(),
+        phase: phase.to_string(),
+        step: step.to_string(),
+        target: e.target,
+        message: e.message,
+        stderr: e.stderr,
+    });
+}
+
+fn run_checked(
+    t: &mut dyn Transport,
+    target: &str,
+    what: &str,
+    cmd: &str,
+) -> Result<CommandOutput, StepError> {
+    let out = t.run(cmd).map_err(|e| StepError::from_error(target, e))?;
+    if out.success() {
+        Ok(out)
+    } else {
+        Err(StepError::from_output(target, what, &out))
+    }
+}
+
+fn directory(t: &mut dyn Transport, d: &DirSpec, dry_run: bool) -> Result<Outcome, StepError> {
+    let p = quote_path(&d.path);
+    let target = d.path.display().to_string();
+    let mode = format!("{:o}", d.mode);
+    let check = format!("[ -d {p} ] && [ \"$(stat -c %a -- {p})\" = {mode} ]");
+    let out = t
+        .run(&check)
+        .map_err(|e| StepError::from_error(&target, e))?;
+    if out.success() {
+        return Ok(Outcome::Unchanged);
+    }
+    if dry_run {
+        return Ok(Outcome::Changed(format!("create or chmod {mode}")));
+    }
+    run_checked(
+        t,
+        &target,
+        "mkdir",
+        &format!("mkdir -p -- {p} && chmod {mode} -- {p}"),
+    )?;
+    Ok(Outcome::Changed(format!("directory mode {mode}")))
+}
+
+fn sha256_hex(content: &[u8]) -> String {
+    hex::encode(Sha256::digest(content))
+}
+
+/// Whether a path is a systemd unit file (a change means `daemon-reload`).
+fn is_unit_file(f: &FileSpec) -> bool {
+    let s = f.path.to_string_lossy();
+    [
+        ".service", ".socket", ".timer", ".mount", ".target", ".path",
+    ]
+    .iter()
+    .any(|ext| s.ends_with(ext))
+        || s.contains("/systemd/system/")
+}
+
+fn file(
+    t: &mut dyn Transport,
+    state: &mut HostState,
+    f: &FileSpec,
+    stat: Option<FileStat>,
+    dry_run: bool,
+    stamp: &str,
+    already_written: bool,
+) -> Result<Outcome, StepError> {
+    let target = f.path.display().to_string();
+    let want_sha = sha256_hex(&f.content);
+    let content_differs = stat.as_ref().is_none_or(|s| s.sha256 != want_sha);
+    let mode_differs = stat.as_ref().is_some_and(|s| s.mode != f.mode);
+    let owner_differs = match (&stat, &f.owner) {
+        (Some(s), Some(o)) => &s.owner != o,
+        _ => false,
+    };
+    if !content_differs && !mode_differs && !owner_differs {
+        return Ok(Outcome::Unchanged);
+    }
+    state.changed_files.insert(f.path.clone());
+    if is_unit_file(f) && content_differs {
+        state.reload_pending = true;
+    }
+    let mut notes: Vec<String> = Vec::new();
+    if let Some(s) = &stat {
+        if mode_differs {
+            notes.push(format!("mode {:o} -> {:o}", s.mode, f.mode));
+        }
+        if owner_differs {
+            notes.push(format!(
+                "owner {} -> {}",
+                s.owner,
+                f.owner.as_deref().unwrap_or_default()
+            ));
+        }
+    }
+    if dry_run {
+        if content_differs {
+            let old = if stat.is_some() && !f.secret {
+                t.read_file(&f.path)
+                    .map_err(|e| StepError::from_error(&target, e))?
+            } else if stat.is_some() {
+                Some(Vec::new())
+            } else {
+                None
+            };
+            let mut d = diff::describe(&target, old.as_deref(), &f.content, f.secret);
+            if f.backup && stat.is_some() {
+                d = format!("back up to {target}.kubin-backup-<time>, then:\n{d}");
+            }
+            notes.insert(0, d);
+        }
+        return Ok(Outcome::Changed(notes.join("; ")));
+    }
+    if content_differs {
+        if f.backup && stat.is_some() {
+            let backup = PathBuf::from(format!("{target}.kubin-backup-{stamp}"));
+            t.copy_file(&f.path, &backup)
+                .map_err(|e| StepError::from_error(&target, e))?;
+            notes.push(format!("backed up to {}", backup.display()));
+        }
+        if !already_written {
+            t.put_file(&f.path, &f.content, f.mode, f.owner.as_deref())
+                .map_err(|e| StepError::from_error(&target, e))?;
+        }
+        let what = if stat.is_some() {
+            "content updated"
+        } else {
+            "created"
+        };
+        notes.insert(0, format!("{what} ({} bytes)", f.content.len()));
+    } else {
+        let p = quote_path(&f.path);
+        let mut cmd = format!("chmod {:o} -- {p}", f.mode);
+        if let Some(o) = &f.owner {
+            cmd.push_str(&format!(" && chown {} -- {p}", quote(o)));
+        }
+        run_checked(t, &target, "chmod/chown", &cmd)?;
+    }
+    Ok(Outcome::Changed(notes.join("; ")))
+}
+
+fn command(t: &mut dyn Transport, c: &CommandSpec, dry_run: bool) -> Result<Outcome, StepError> {
+    let target = c.description.clone();
+    if let Some(check) = &c.unless {
+        let out = t
+            .run(check)
+            .map_err(|e| StepError::from_error(&target, e))?;
+        if out.success() {
+            return Ok(Outcome::Unchanged);
+        }
+    }
+    if dry_run {
+        return Ok(Outcome::Changed(format!("would run: {}", c.description)));
+    }
+    let out = t
+        .run(&c.command)
+        .map_err(|e| StepError::from_error(&target, e))?;
+    if out.success() || c.ok_status.contains(&out.status) {
+        Ok(Outcome::Changed("ran".into()))
+    } else {
+        Err(StepError::from_output(&target, "command", &out))
+    }
+}
+
+fn unit(
+    t: &mut dyn Transport,
+    state: &mut HostState,
+    u: &UnitSpec,
+    dry_run: bool,
+) -> Result<Outcome, StepError> {
+    let target = u.name.clone();
+    let mut actions: Vec<String> = Vec::new();
+    if state.reload_pending {
+        if !dry_run {
+            run_checked(
+                t,
+                &target,
+                "systemctl daemon-reload",
+                "systemctl daemon-reload",
+            )?;
+            state.reload_pending = false;
+        }
+        actions.push("daemon-reload".into());
+    }
+    let n = quote(&u.name);
+    let query = format!(
+        "printf '%s %s\\n' \"$(systemctl is-enabled {n} 2>/dev/null)\" \"$(systemctl is-active {n} 2>/dev/null)\""
+    );
+    let out = t
+        .run(&query)
+        .map_err(|e| StepError::from_error(&target, e))?;
+    let text = out.stdout_text();
+    let mut words = text.split_whitespace();
+    let (enabled_state, active_state) = match (words.next(), words.next()) {
+        (Some(a), Some(b)) => (a.to_string(), b.to_string()),
+        (Some(a), None) => (String::new(), a.to_string()),
+        _ => (String::new(), String::new()),
+    };
+    let is_enabled = matches!(
+        enabled_state.as_str(),
+        "enabled" | "enabled-runtime" | "static" | "alias" | "indirect" | "generated"
+    );
+    let is_active = matches!(active_state.as_str(), "active" | "reloading")
+        || (u.no_block && active_state == "activating");
+    let no_block = if u.no_block { " --no-block" } else { "" };
+    let mut cmds: Vec<String> = Vec::new();
+    if u.enabled && !is_enabled {
+        cmds.push(format!("systemctl enable {n}"));
+    }
+    if !u.enabled && enabled_state == "enabled" {
+        cmds.push(format!("systemctl disable {n}"));
+    }
+    match u.running {
+        Some(true) => {
+            if !is_active {
+                cmds.push(format!("systemctl start{no_block} {n}"));
+            } else if u.restart_on.iter().any(|p| state.changed_files.contains(p)) {
+                cmds.push(format!("systemctl restart{no_block} {n}"));
+            }
+        }
+        Some(false) if is_active => cmds.push(format!("systemctl stop {n}")),
+        Some(false) | None => {}
+    }
+    if cmds.is_empty() {
+        // A stopped, disabled unit that is not installed at all is what was asked for.
+        return Ok(if actions.is_empty() {
+            Outcome::Unchanged
+        } else {
+            Outcome::Changed(actions.join(", "))
+        });
+    }
+    let short: Vec<String> = cmds
+        .iter()
+        .map(|c| {
+            c.trim_start_matches("systemctl ")
+                .replace(&format!(" {n}"), "")
+        })
+        .collect();
+    actions.extend(short);
+    if dry_run {
+        return Ok(Outcome::Changed(format!("would {}", actions.join(", "))));
+    }
+    run_checked(t, &target, "systemctl", &cmds.join(" && "))?;
+    Ok(Outcome::Changed(actions.join(", ")))
+}

@@ -1,0 +1,254 @@
+//! The narrow host trait every remote action goes through, and its implementations.
+//!
+//! [`Transport`] runs a command, puts a file atomically, reads a file and stats files.
+//! [`ssh::SshTransport`] is the real one; [`recording::RecordingTransport`] is an in-memory
+//! double for fast tests that records every call and can be told to fail the Nth.
+
+pub mod recording;
+pub mod ssh;
+
+use crate::Error;
+use std::path::{Path, PathBuf};
+
+/// What a command printed and how it exited.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandOutput {
+    /// The exit status (`-1` when the command was killed by a signal).
+    pub status: i32,
+    /// Standard output.
+    pub stdout: Vec<u8>,
+    /// Standard error.
+    pub stderr: Vec<u8>,
+}
+
+impl CommandOutput {
+    /// Whether the command exited 0.
+    pub fn success(&self) -> bool {
+        self.status == 0
+    }
+
+    /// Standard output as text (lossy).
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// The last lines of standard error, at most `max` bytes, for failure summaries.
+    pub fn stderr_excerpt(&self, max: usize) -> String {
+        excerpt(&String::from_utf8_lossy(&self.stderr), max)
+    }
+}
+
+/// The tail of `text`, trimmed, at most `max` bytes (on a character boundary).
+pub fn excerpt(text: &str, max: usize) -> String {
+    let t = text.trim();
+    if t.len() <= max {
+        return t.to_string();
+    }
+    let mut start = t.len() - max;
+    while !t.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("…{}", &t[start..])
+}
+
+/// What the executor needs to know about an existing remote file to decide whether to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileStat {
+    /// Hex SHA-256 of the content.
+    pub sha256: String,
+    /// Permission bits.
+    pub mode: u32,
+    /// `user:group`.
+    pub owner: String,
+}
+
+/// One file of [`Transport::put_files`].
+#[derive(Debug, Clone, Copy)]
+pub struct PutFile<'a> {
+    /// Absolute path on the host.
+    pub path: &'a Path,
+    /// The content.
+    pub content: &'a [u8],
+    /// Permission bits.
+    pub mode: u32,
+    /// `user:group`, or `None` for the writing user's.
+    pub owner: Option<&'a str>,
+}
+
+/// A host reached by some means: run commands, put, read and stat files.
+///
+/// Commands run through `sh -c` with root rights (the SSH transport adds `sudo -n` for a
+/// non-root login). Implementations are `Send` so the executor can drive hosts from threads.
+pub trait Transport: Send {
+    /// The inventory name of the host.
+    fn host(&self) -> &str;
+
+    /// Runs `command` through `sh -c` and returns its status and output; a non-zero exit is
+    /// not an error here, a broken connection is.
+    fn run(&mut self, command: &str) -> Result<CommandOutput, Error>;
+
+    /// Writes `content` to `path` atomically: a temp file in the same directory gets the
+    /// mode and owner, then is renamed over `path`. The parent directory must exist.
+    fn put_file(
+        &mut self,
+        path: &Path,
+        content: &[u8],
+        mode: u32,
+        owner: Option<&str>,
+    ) -> Result<(), Error>;
+
+    /// Writes several files, each as [`Transport::put_file`] does, in one round trip where
+    /// the transport can; stops at the first that fails.
+    fn put_files(&mut self, files: &[PutFile<'_>]) -> Result<(), Error> {
+        for f in files {
+            self.put_file(f.path, f.content, f.mode, f.owner)?;
+        }
+        Ok(())
+    }
+
+    /// Reads `path`; `None` when it does not exist.
+    fn read_file(&mut self, path: &Path) -> Result<Option<Vec<u8>>, Error>;
+
+    /// Stats each path (content hash, mode, owner), `None` for missing ones, in one round
+    /// trip where the transport can.
+    fn stat_files(&mut self, paths: &[PathBuf]) -> Result<Vec<Option<FileStat>>, Error> {
+        if paths.is_empty() {
+            return Ok(Vec::new());
+        }
+        let out = self.run(&stat_command(paths))?;
+        if !out.success() {
+            return Err(Error::Remote {
+                host: self.host().to_string(),
+                what: "stat".into(),
+                path: paths[0].clone(),
+                status: out.status,
+                stderr: out.stderr_excerpt(400),
+            });
+        }
+        parse_stat_output(self.host(), paths, &out.stdout_text())
+    }
+
+    /// Copies `from` to `to` keeping mode and owner (backups before replacement).
+    fn copy_file(&mut self, from: &Path, to: &Path) -> Result<(), Error> {
+        let cmd = format!("cp -p -- {} {}", quote_path(from), quote_path(to));
+        let out = self.run(&cmd)?;
+        if out.success() {
+            Ok(())
+        } else {
+            Err(Error::Remote {
+                host: self.host().to_string(),
+                what: "backup".into(),
+                path: from.to_path_buf(),
+                status: out.status,
+                stderr: out.stderr_excerpt(400),
+            })
+        }
+    }
+}
+
+/// Quotes `s` for a POSIX shell: single quotes, embedded ones as `'\''`.
+pub fn quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-:=+,@%".contains(&b))
+    {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Quotes a path for a POSIX shell.
+pub fn quote_path(p: &Path) -> String {
+    quote(&p.to_string_lossy())
+}
+
+/// One shell command printing, per path, `-` (missing) or `MODE OWNER SHA256`.
+fn stat_command(paths: &[PathBuf]) -> String {
+    let list: Vec<String> = paths.iter().map(|p| quote_path(p)).collect();
+    format!(
+        "for f in {}; do if [ -f \"$f\" ]; then printf '%s %s ' \"$(stat -c '%a %U:%G' -- \"$f\")\" \"$(sha256sum -- \"$f\" | cut -d' ' -f1)\"; echo; else echo -; fi; done",
+        list.join(" ")
+    )
+}
+
+fn parse_stat_output(
+    host: &str,
+    paths: &[PathBuf],
+    text: &str,
+) -> Result<Vec<Option<FileStat>>, Error> {
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() != paths.len() {
+        return Err(Error::Facts {
+            host: host.to_string(),
+            message: format!(
+                "stat printed {} lines for {} paths",
+                lines.len(),
+                paths.len()
+            ),
+        });
+    }
+    lines
+        .iter()
+        .zip(paths)
+        .map(|(line, path)| {
+            let line = line.trim();
+            if line == "-" {
+                return Ok(None);
+            }
+            let mut parts = line.split_whitespace();
+            let (Some(mode), Some(owner), Some(sha)) = (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(Error::Facts {
+                    host: host.to_string(),
+                    message: format!("cannot parse stat of {}: {line:?}", path.display()),
+                });
+            };
+            let mode = u32::from_str_radix(mode, 8).map_err(|_| Error::Facts {
+                host: host.to_string(),
+                message: format!("bad mode {mode:?} for {}", path.display()),
+            })?;
+            Ok(Some(FileStat {
+                sha256: sha.to_string(),
+                mode,
+                owner: owner.to_string(),
+            }))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote("/etc/hosts"), "/etc/hosts");
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("it's"), r"'it'\''s'");
+        assert_eq!(quote(""), "''");
+    }
+
+    #[test]
+    fn stat_output_parses() {
+        let paths = vec![PathBuf::from("/a"), PathBuf::from("/b")];
+        let got = parse_stat_output("h", &paths, "644 root:root abc \n-\n").unwrap();
+        assert_eq!(
+            got,
+            vec![
+                Some(FileStat {
+                    sha256: "abc".into(),
+                    mode: 0o644,
+                    owner: "root:root".into()
+                }),
+                None
+            ]
+        );
+        assert!(parse_stat_output("h", &paths, "-\n").is_err());
+    }
+
+    #[test]
+    fn excerpt_keeps_the_tail() {
+        assert_eq!(excerpt("  short ", 10), "short");
+        assert_eq!(excerpt("0123456789abc", 3), "…abc");
+    }
+}

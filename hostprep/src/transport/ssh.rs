@@ -1,0 +1,388 @@
+//! The SSH transport on `ssh2`: one session per host for the whole run, host keys checked
+//! against known_hosts (strict or accept-new), key-file or agent authentication, and sudo
+//! for a non-root login.
+
+use super::{CommandOutput, PutFile, Transport, quote, quote_path};
+use crate::Error;
+use inventory::{Host, HostKeyPolicy};
+use ssh2::{CheckResult, HostKeyType, KnownHostFileKind, Session};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Timeouts for SSH connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SshOptions {
+    /// How long the TCP connect may take.
+    pub connect_timeout: Duration,
+    /// How long any single SSH operation may block (a broken link fails after this).
+    pub io_timeout: Duration,
+}
+
+impl Default for SshOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            io_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Serializes known_hosts updates of parallel connections (accept-new).
+static KNOWN_HOSTS_LOCK: Mutex<()> = Mutex::new(());
+
+/// A host reached over SSH.
+pub struct SshTransport {
+    host: String,
+    session: Session,
+    sudo: bool,
+}
+
+impl std::fmt::Debug for SshTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SshTransport")
+            .field("host", &self.host)
+            .field("sudo", &self.sudo)
+            .finish()
+    }
+}
+
+/// `~/x` to `$HOME/x`.
+pub fn expand_home(p: &Path) -> PathBuf {
+    if let Ok(rest) = p.strip_prefix("~")
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return PathBuf::from(home).join(rest);
+    }
+    p.to_path_buf()
+}
+
+fn key_type_name(t: HostKeyType) -> Option<&'static str> {
+    Some(match t {
+        HostKeyType::Rsa => "ssh-rsa",
+        HostKeyType::Dss => "ssh-dss",
+        HostKeyType::Ecdsa256 => "ecdsa-sha2-nistp256",
+        HostKeyType::Ecdsa384 => "ecdsa-sha2-nistp384",
+        HostKeyType::Ecdsa521 => "ecdsa-sha2-nistp521",
+        HostKeyType::Ed25519 => "ssh-ed25519",
+        HostKeyType::Unknown => return None,
+    })
+}
+
+fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The known_hosts name of a host: `addr` on port 22, `[addr]:port` otherwise.
+fn known_hosts_name(address: &str, port: u16) -> String {
+    if port == 22 {
+        address.to_string()
+    } else {
+        format!("[{address}]:{port}")
+    }
+}
+
+impl SshTransport {
+    /// Connects to `host` with the default timeouts.
+    pub fn connect(host: &Host) -> Result<Self, Error> {
+        Self::connect_with(host, &SshOptions::default())
+    }
+
+    /// Connects to `host`: TCP, handshake, host key check, authentication.
+    pub fn connect_with(host: &Host, opts: &SshOptions) -> Result<Self, Error> {
+        let addr = SocketAddr::new(host.address, host.ssh.port);
+        let connect_err = |message: String| Error::Connect {
+            host: host.name.clone(),
+            address: addr.to_string(),
+            message,
+        };
+        let tcp = TcpStream::connect_timeout(&addr, opts.connect_timeout)
+            .map_err(|e| connect_err(e.to_string()))?;
+        // Many small request/response exchanges: Nagle's algorithm would add delays.
+        let _ = tcp.set_nodelay(true);
+        let mut session = Session::new().map_err(|e| connect_err(e.to_string()))?;
+        session.set_timeout(u32::try_from(opts.io_timeout.as_millis()).unwrap_or(u32::MAX));
+        session.set_tcp_stream(tcp);
+        session
+            .handshake()
+            .map_err(|e| connect_err(format!("ssh handshake: {e}")))?;
+        check_host_key(host, &session)?;
+        authenticate(host, &session)?;
+        session.set_keepalive(true, 15);
+        Ok(Self {
+            host: host.name.clone(),
+            session,
+            sudo: host.ssh.user != "root",
+        })
+    }
+
+    /// Runs `command` (already wrapped for sudo), feeding `stdin` if given.
+    fn exec(
+        &mut self,
+        command: &str,
+        stdin: Option<&[u8]>,
+        during: &str,
+    ) -> Result<CommandOutput, Error> {
+        let err = |e: &dyn std::fmt::Display| Error::Session {
+            host: self.host.clone(),
+            during: during.to_string(),
+            message: e.to_string(),
+        };
+        let mut ch = self.session.channel_session().map_err(|e| err(&e))?;
+        ch.exec(command).map_err(|e| err(&e))?;
+        if let Some(data) = stdin {
+            ch.write_all(data).map_err(|e| err(&e))?;
+        }
+        ch.send_eof().map_err(|e| err(&e))?;
+        let mut stdout = Vec::new();
+        ch.read_to_end(&mut stdout).map_err(|e| err(&e))?;
+        let mut stderr = Vec::new();
+        ch.stderr().read_to_end(&mut stderr).map_err(|e| err(&e))?;
+        ch.wait_close().map_err(|e| err(&e))?;
+        let status = ch.exit_status().map_err(|e| err(&e))?;
+        Ok(CommandOutput {
+            status,
+            stdout,
+            stderr,
+        })
+    }
+
+    fn wrap(&self, command: &str) -> String {
+        if self.sudo {
+            format!("sudo -n -- sh -c {}", quote(command))
+        } else {
+            command.to_string()
+        }
+    }
+}
+
+/// The shell lines writing one file atomically: a temp file in the same directory, mode
+/// and owner set, then renamed over the path.
+fn write_script(f: &PutFile<'_>) -> String {
+    let dir = f.path.parent().unwrap_or(Path::new("/"));
+    let base = f
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let template = dir.join(format!(".{base}.kubin-XXXXXX"));
+    let fill = if f.content.is_empty() {
+        ": > \"$t\"".to_string()
+    } else {
+        format!(
+            "dd of=\"$t\" bs={} count=1 iflag=fullblock status=none",
+            f.content.len()
+        )
+    };
+    let chown = f
+        .owner
+        .map(|o| format!("chown {} \"$t\"; ", quote(o)))
+        .unwrap_or_default();
+    format!(
+        "t=$(mktemp {tmpl}); {fill}; chmod {mode:o} \"$t\"; {chown}mv -f \"$t\" {dest}; ",
+        tmpl = quote_path(&template),
+        mode = f.mode,
+        dest = quote_path(f.path),
+    )
+}
+
+fn check_host_key(host: &Host, session: &Session) -> Result<(), Error> {
+    let known_hosts = expand_home(
+        host.ssh
+            .known_hosts
+            .as_deref()
+            .unwrap_or(Path::new("~/.ssh/known_hosts")),
+    );
+    let key_err = |message: String| Error::HostKey {
+        host: host.name.clone(),
+        known_hosts: known_hosts.clone(),
+        message,
+    };
+    let (key, key_type) = session
+        .host_key()
+        .ok_or_else(|| key_err("the server sent no host key".into()))?;
+    let _guard = KNOWN_HOSTS_LOCK.lock();
+    let mut kh = session.known_hosts().map_err(|e| key_err(e.to_string()))?;
+    if known_hosts.exists() {
+        kh.read_file(&known_hosts, KnownHostFileKind::OpenSSH)
+            .map_err(|e| key_err(format!("cannot read: {e}")))?;
+    }
+    let address = host.address.to_string();
+    match kh.check_port(&address, host.ssh.port, key) {
+        CheckResult::Match => Ok(()),
+        CheckResult::Mismatch => Err(key_err(format!(
+            "the key of {} CHANGED; refusing to connect (remove the old entry only if you know why it changed)",
+            known_hosts_name(&address, host.ssh.port)
+        ))),
+        CheckResult::Failure => Err(key_err("libssh2 could not check the key".into())),
+        CheckResult::NotFound => match host.ssh.host_key_policy {
+            HostKeyPolicy::Strict => Err(key_err(format!(
+                "{} is not in known_hosts (add its key, or set host_key_policy: accept-new)",
+                known_hosts_name(&address, host.ssh.port)
+            ))),
+            HostKeyPolicy::AcceptNew => {
+                let name = key_type_name(key_type)
+                    .ok_or_else(|| key_err("unknown host key type".into()))?;
+                let line = format!(
+                    "{} {name} {}\n",
+                    known_hosts_name(&address, host.ssh.port),
+                    base64(key)
+                );
+                if let Some(dir) = known_hosts.parent() {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| key_err(format!("cannot create {}: {e}", dir.display())))?;
+                }
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&known_hosts)
+                    .map_err(|e| key_err(format!("cannot record the new key: {e}")))?;
+                f.write_all(line.as_bytes())
+                    .map_err(|e| key_err(format!("cannot record the new key: {e}")))?;
+                Ok(())
+            }
+        },
+    }
+}
+
+fn authenticate(host: &Host, session: &Session) -> Result<(), Error> {
+    let user = &host.ssh.user;
+    let auth_err = |message: String| Error::Auth {
+        host: host.name.clone(),
+        user: user.clone(),
+        message,
+    };
+    match &host.ssh.key {
+        Some(key) => {
+            let key = expand_home(key);
+            session
+                .userauth_pubkey_file(user, None, &key, None)
+                .map_err(|e| auth_err(format!("key {}: {e}", key.display())))?;
+        }
+        None => session
+            .userauth_agent(user)
+            .map_err(|e| auth_err(format!("ssh agent: {e}")))?,
+    }
+    if session.authenticated() {
+        Ok(())
+    } else {
+        Err(auth_err("not authenticated".into()))
+    }
+}
+
+impl Transport for SshTransport {
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    fn run(&mut self, command: &str) -> Result<CommandOutput, Error> {
+        let wrapped = self.wrap(command);
+        self.exec(&wrapped, None, "a command")
+    }
+
+    fn put_file(
+        &mut self,
+        path: &Path,
+        content: &[u8],
+        mode: u32,
+        owner: Option<&str>,
+    ) -> Result<(), Error> {
+        self.put_files(&[PutFile {
+            path,
+            content,
+            mode,
+            owner,
+        }])
+    }
+
+    fn put_files(&mut self, files: &[PutFile<'_>]) -> Result<(), Error> {
+        let Some(first) = files.first() else {
+            return Ok(());
+        };
+        // One script, the contents one after another on stdin; `dd` with `fullblock` reads
+        // exactly each file's length and never past it.
+        let mut script = String::from("set -e; umask 077; t=; trap 'rm -f \"$t\"' EXIT; ");
+        let mut stdin = Vec::new();
+        for f in files {
+            script.push_str(&write_script(f));
+            stdin.extend_from_slice(f.content);
+        }
+        script.push_str("t=; trap - EXIT");
+        let wrapped = self.wrap(&script);
+        let during = if files.len() == 1 {
+            format!("write {}", first.path.display())
+        } else {
+            format!("write {} files from {}", files.len(), first.path.display())
+        };
+        let out = self.exec(&wrapped, Some(&stdin), &during)?;
+        if out.success() {
+            Ok(())
+        } else {
+            Err(Error::Remote {
+                host: self.host.clone(),
+                what: "write".into(),
+                path: first.path.to_path_buf(),
+                status: out.status,
+                stderr: out.stderr_excerpt(400),
+            })
+        }
+    }
+
+    fn read_file(&mut self, path: &Path) -> Result<Option<Vec<u8>>, Error> {
+        let p = quote_path(path);
+        let script = format!("[ -e {p} ] || exit 3; cat -- {p}");
+        let wrapped = self.wrap(&script);
+        let during = format!("read {}", path.display());
+        let out = self.exec(&wrapped, None, &during)?;
+        match out.status {
+            0 => Ok(Some(out.stdout)),
+            3 => Ok(None),
+            status => Err(Error::Remote {
+                host: self.host.clone(),
+                what: "read".into(),
+                path: path.to_path_buf(),
+                status,
+                stderr: out.stderr_excerpt(400),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_standard_alphabet() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+
+    #[test]
+    fn known_hosts_names() {
+        assert_eq!(known_hosts_name("10.0.0.1", 22), "10.0.0.1");
+        assert_eq!(known_hosts_name("127.0.0.1", 2222), "[127.0.0.1]:2222");
+    }
+}

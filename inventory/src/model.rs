@@ -1,0 +1,174 @@
+//! The validated inventory: typed values every other crate reads.
+
+use crate::Version;
+use ipnet::Ipv4Net;
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+/// A validated cluster inventory. Build it with [`Inventory::from_yaml`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inventory {
+    /// The cluster's name.
+    pub cluster_name: String,
+    /// Kubernetes version and service network.
+    pub kubernetes: Kubernetes,
+    /// Pod network and flannel.
+    pub network: Network,
+    /// Install paths on the hosts.
+    pub paths: Paths,
+    /// The offline bundle directory on the control machine, if any.
+    pub bundle: Option<PathBuf>,
+    /// The certificate directory on the control machine.
+    pub pki_dir: PathBuf,
+    /// The machines, in file order.
+    pub hosts: Vec<Host>,
+}
+
+/// Kubernetes settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kubernetes {
+    /// The release configs are rendered for.
+    pub version: Version,
+    /// The service range.
+    pub service_cidr: Ipv4Net,
+    /// The cluster DNS service address.
+    pub cluster_dns: Ipv4Addr,
+    /// The cluster domain, e.g. `cluster.local`.
+    pub cluster_domain: String,
+    /// A load-balancer address in front of the apiservers.
+    pub load_balancer: Option<IpAddr>,
+}
+
+/// The container runtime the kubelet talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    /// containerd through CRI (current clusters).
+    Containerd,
+    /// Docker through dockershim (the guides'; gone since Kubernetes 1.24).
+    Docker,
+}
+
+/// Pod network settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    /// The pod network.
+    pub pod_cidr: Ipv4Net,
+    /// Flannel.
+    pub flannel: Flannel,
+    /// The container runtime.
+    pub runtime: Runtime,
+}
+
+/// Flannel's backend type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlannelBackend {
+    /// VXLAN overlay (flannel's default).
+    Vxlan,
+    /// Direct routes between hosts on one L2 network.
+    HostGw,
+    /// The userspace UDP backend (debugging only).
+    Udp,
+    /// WireGuard tunnels.
+    Wireguard,
+}
+
+/// How flanneld learns its network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlannelMode {
+    /// flanneld reads `<prefix>/config` from etcd (the guides' first variant).
+    Etcd,
+    /// flannel runs as a DaemonSet with `--kube-subnet-mgr` (kube-flannel.yml).
+    KubeSubnetMgr,
+}
+
+/// Flannel settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flannel {
+    /// The flannel release.
+    pub version: Version,
+    /// The backend.
+    pub backend: FlannelBackend,
+    /// flannel's `-etcd-prefix`, e.g. `/coreos.com/network`.
+    pub etcd_prefix: String,
+    /// Where flanneld reads its network from.
+    pub mode: FlannelMode,
+    /// The per-node subnet size, if the inventory sets one.
+    pub subnet_len: Option<u8>,
+}
+
+/// Install paths on the hosts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Paths {
+    /// etcd's config directory.
+    pub etcd_cfg: PathBuf,
+    /// etcd's binaries.
+    pub etcd_bin: PathBuf,
+    /// etcd's certificates.
+    pub etcd_ssl: PathBuf,
+    /// etcd's data directory.
+    pub etcd_data: PathBuf,
+    /// Kubernetes' config directory.
+    pub kubernetes_cfg: PathBuf,
+    /// Kubernetes' binaries.
+    pub kubernetes_bin: PathBuf,
+    /// Kubernetes' certificates.
+    pub kubernetes_ssl: PathBuf,
+    /// Where systemd units are written.
+    pub systemd_units: PathBuf,
+}
+
+/// What a host does in the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// An etcd member.
+    Etcd,
+    /// Runs kube-apiserver, controller-manager and scheduler.
+    Master,
+    /// Runs kubelet and kube-proxy.
+    Node,
+}
+
+/// How host keys are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostKeyPolicy {
+    /// The host key must already be in known_hosts.
+    Strict,
+    /// An unknown host's key is recorded; a changed key is still refused.
+    AcceptNew,
+}
+
+/// How to reach a host over SSH, with the top-level defaults applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ssh {
+    /// Login user; not `root` means commands run through sudo.
+    pub user: String,
+    /// Port.
+    pub port: u16,
+    /// Private key file; `None` means the SSH agent.
+    pub key: Option<PathBuf>,
+    /// The known_hosts file (`None`: `~/.ssh/known_hosts`).
+    pub known_hosts: Option<PathBuf>,
+    /// How host keys are checked.
+    pub host_key_policy: HostKeyPolicy,
+}
+
+/// One machine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Host {
+    /// Its host name.
+    pub name: String,
+    /// Its address.
+    pub address: IpAddr,
+    /// Its roles.
+    pub roles: BTreeSet<Role>,
+    /// How to reach it.
+    pub ssh: Ssh,
+}
+
+impl Host {
+    /// Whether the host has `role`.
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}

@@ -1,0 +1,4 @@
+//! Helpers shared by kubin's whole-workspace integration tests (`tests/tests/*.rs`).
+
+pub mod kubin;
+pub mod local_etcd;

@@ -1,0 +1,299 @@
+//! The SSH transport against a real OpenSSH `sshd` on 127.0.0.1 (temp config, host key and
+//! authorized key): host-key policies, commands, atomic file writes, and an idempotent apply.
+
+use hostprep::progress::Silent;
+use hostprep::{ApplyOptions, Error, Output, SshTransport, Transport};
+use inventory::{Host, HostKeyPolicy, Role, Ssh};
+use plan::{CommandSpec, DirSpec, FileSpec, HostSteps, Plan, Step};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A throw-away sshd; killed on drop.
+struct Sshd {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn keygen(path: &Path) {
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .status()
+        .expect("ssh-keygen runs (openssh-client)");
+    assert!(st.success());
+}
+
+impl Sshd {
+    fn start() -> Sshd {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        keygen(&d.join("host_key"));
+        keygen(&d.join("client_key"));
+        std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).unwrap();
+        // sshd's privilege separation directory.
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
+             AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nPasswordAuthentication no\n\
+             KbdInteractiveAuthentication no\nUsePAM no\nPermitRootLogin prohibit-password\n\
+             MaxSessions 100\n",
+            d = d.display()
+        );
+        std::fs::write(d.join("sshd_config"), config).unwrap();
+        let child = Command::new("/usr/sbin/sshd")
+            .args(["-D", "-e", "-f"])
+            .arg(d.join("sshd_config"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sshd starts (openssh-server)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "sshd did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Sshd { child, port, dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn host(&self, policy: HostKeyPolicy, known_hosts: &Path) -> Host {
+        Host {
+            name: "local".into(),
+            address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            roles: BTreeSet::from([Role::Etcd]),
+            ssh: Ssh {
+                user: "root".into(),
+                port: self.port,
+                key: Some(self.path("client_key")),
+                known_hosts: Some(known_hosts.to_path_buf()),
+                host_key_policy: policy,
+            },
+        }
+    }
+
+    /// A known_hosts file that already trusts this sshd.
+    fn trusted(&self) -> PathBuf {
+        let pubkey = std::fs::read_to_string(self.path("host_key.pub")).unwrap();
+        let mut parts = pubkey.split_whitespace();
+        let line = format!(
+            "[127.0.0.1]:{} {} {}\n",
+            self.port,
+            parts.next().unwrap(),
+            parts.next().unwrap()
+        );
+        let kh = self.path("trusted_known_hosts");
+        std::fs::write(&kh, line).unwrap();
+        kh
+    }
+}
+
+#[test]
+fn strict_refuses_unknown_hosts_and_accept_new_records_them() {
+    let sshd = Sshd::start();
+    let kh = sshd.path("known_hosts");
+    let err = SshTransport::connect(&sshd.host(HostKeyPolicy::Strict, &kh)).unwrap_err();
+    assert!(matches!(err, Error::HostKey { .. }), "{err}");
+    assert!(err.to_string().contains("not in known_hosts"), "{err}");
+
+    SshTransport::connect(&sshd.host(HostKeyPolicy::AcceptNew, &kh)).expect("accept-new connects");
+    let recorded = std::fs::read_to_string(&kh).unwrap();
+    assert!(
+        recorded.starts_with(&format!("[127.0.0.1]:{} ssh-ed25519 ", sshd.port)),
+        "{recorded}"
+    );
+    // OpenSSH's own client agrees with what was recorded.
+    let st = Command::new("ssh")
+        .args([
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+        ])
+        .arg(format!("UserKnownHostsFile={}", kh.display()))
+        .arg("-i")
+        .arg(sshd.path("client_key"))
+        .args(["-p", &sshd.port.to_string(), "root@127.0.0.1", "true"])
+        .status()
+        .unwrap();
+    assert!(st.success(), "ssh accepts the recorded key");
+    // Now strict connects too.
+    SshTransport::connect(&sshd.host(HostKeyPolicy::Strict, &kh)).expect("strict after recording");
+}
+
+#[test]
+fn a_changed_key_is_refused_even_with_accept_new() {
+    let sshd = Sshd::start();
+    keygen(&sshd.path("other_key"));
+    let other = std::fs::read_to_string(sshd.path("other_key.pub")).unwrap();
+    let mut parts = other.split_whitespace();
+    let kh = sshd.path("known_hosts");
+    std::fs::write(
+        &kh,
+        format!(
+            "[127.0.0.1]:{} {} {}\n",
+            sshd.port,
+            parts.next().unwrap(),
+            parts.next().unwrap()
+        ),
+    )
+    .unwrap();
+    let err = SshTransport::connect(&sshd.host(HostKeyPolicy::AcceptNew, &kh)).unwrap_err();
+    assert!(err.to_string().contains("CHANGED"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&kh).unwrap().lines().count(),
+        1,
+        "nothing appended"
+    );
+}
+
+#[test]
+fn a_wrong_key_fails_authentication() {
+    let sshd = Sshd::start();
+    keygen(&sshd.path("stranger"));
+    let mut host = sshd.host(HostKeyPolicy::Strict, &sshd.trusted());
+    host.ssh.key = Some(sshd.path("stranger"));
+    let err = SshTransport::connect(&host).unwrap_err();
+    assert!(matches!(err, Error::Auth { .. }), "{err}");
+}
+
+#[test]
+fn commands_files_and_reads() {
+    let sshd = Sshd::start();
+    let mut t = SshTransport::connect(&sshd.host(HostKeyPolicy::Strict, &sshd.trusted())).unwrap();
+    let out = t.run("echo out; echo err >&2; exit 7").unwrap();
+    assert_eq!((out.status, out.stdout_text().as_str()), (7, "out\n"));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub file.conf");
+    let content: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    t.put_file(&path, &content, 0o640, Some("root:root"))
+        .unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), content);
+    let meta = std::fs::metadata(&path).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o640);
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "no temp file left behind: {names:?}");
+
+    assert_eq!(t.read_file(&path).unwrap(), Some(content.clone()));
+    assert_eq!(t.read_file(&dir.path().join("absent")).unwrap(), None);
+    let stats = t
+        .stat_files(&[path.clone(), dir.path().join("absent")])
+        .unwrap();
+    let st = stats[0].as_ref().unwrap();
+    assert_eq!((st.mode, st.owner.as_str()), (0o640, "root:root"));
+    let expected = Command::new("sha256sum").arg(&path).output().unwrap();
+    assert!(String::from_utf8_lossy(&expected.stdout).starts_with(&st.sha256));
+    assert_eq!(stats[1], None);
+
+    // Writing into a missing directory fails with the path named, and leaves nothing.
+    let err = t
+        .put_file(&dir.path().join("nope/x"), b"x", 0o644, None)
+        .unwrap_err();
+    assert!(err.to_string().contains("nope/x"), "{err}");
+}
+
+#[test]
+fn applying_a_plan_over_ssh_twice_changes_nothing_the_second_time() {
+    let sshd = Sshd::start();
+    let host = sshd.host(HostKeyPolicy::Strict, &sshd.trusted());
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path().display().to_string();
+    let mut steps = vec![Step::Directory(DirSpec {
+        path: root.path().join("cfg"),
+        mode: 0o700,
+    })];
+    for i in 0..20 {
+        steps.push(Step::File(FileSpec::new(
+            root.path().join(format!("cfg/file{i}.conf")),
+            format!("value={i}\n"),
+            0o644,
+        )));
+    }
+    steps.push(Step::File(
+        FileSpec::new(root.path().join("cfg/key.pem"), "SECRET-KEY", 0o600).secret(),
+    ));
+    steps.push(Step::File(FileSpec::new(
+        root.path().join("cfg/empty"),
+        "",
+        0o600,
+    )));
+    steps.push(Step::Command(CommandSpec::new(
+        "mark",
+        &format!("touch {r}/marker"),
+        Some(&format!("test -e {r}/marker")),
+    )));
+    let plan = Plan::single(
+        "ssh",
+        vec![HostSteps {
+            host: "local".into(),
+            steps,
+        }],
+    );
+    let mut map: BTreeMap<String, Box<dyn Transport>> = BTreeMap::new();
+    map.insert(
+        "local".into(),
+        Box::new(SshTransport::connect(&host).unwrap()),
+    );
+    let opts = ApplyOptions {
+        dry_run: false,
+        parallel: 1,
+        output: Output::Quiet,
+    };
+    let dry = hostprep::apply_with(
+        &plan,
+        &mut map,
+        &ApplyOptions {
+            dry_run: true,
+            ..opts
+        },
+        &Silent,
+    );
+    assert_eq!(dry.total_changes(), 24);
+    assert!(!root.path().join("cfg").exists(), "dry run changed nothing");
+
+    let first = hostprep::apply_with(&plan, &mut map, &opts, &Silent);
+    assert!(first.is_success(), "{}", first.render_text());
+    assert_eq!(first.total_changes(), 24);
+    assert_eq!(std::fs::read(root.path().join("cfg/empty")).unwrap(), b"");
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("cfg/key.pem")).unwrap(),
+        "SECRET-KEY"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("cfg/file7.conf")).unwrap(),
+        "value=7\n"
+    );
+    let started = Instant::now();
+    let second = hostprep::apply_with(&plan, &mut map, &opts, &Silent);
+    assert_eq!(second.total_changes(), 0, "{}", second.render_text());
+    assert_eq!(second.hosts["local"].unchanged, 24);
+    eprintln!(
+        "no-change re-apply of 23 steps over ssh: {:?}",
+        started.elapsed()
+    );
+}

@@ -15,11 +15,19 @@ fn three_members_serve_tls_and_survive_one_loss() {
     assert_eq!(text.lines().count(), 3, "{text}");
     etcd.kill(2);
     let endpoints = etcd.endpoints()[..2].to_vec();
-    let get = etcd
-        .etcdctl_at(&endpoints)
-        .args(["get", "/kubin/probe", "--print-value-only"])
-        .output()
-        .unwrap();
+    // If the stopped member led, the other two elect a leader first: ask again, bounded.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let get = loop {
+        let get = etcd
+            .etcdctl_at(&endpoints)
+            .args(["get", "/kubin/probe", "--print-value-only"])
+            .output()
+            .unwrap();
+        if get.status.success() || std::time::Instant::now() > deadline {
+            break get;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    };
     assert_eq!(
         String::from_utf8_lossy(&get.stdout).trim(),
         "yes",

@@ -6,7 +6,9 @@ use anyhow::{Context, Result};
 /// Debian packages the build and the tests need on a fresh machine.
 pub const APT_PACKAGES: &[&str] = &[
     // Building: etcd-client's protos, ssh2's libssh2 and OpenSSL, aws-lc.
+    // (libprotobuf-dev holds google/protobuf/*.proto, which etcd-client's protos import.)
     "protobuf-compiler",
+    "libprotobuf-dev",
     "libssl-dev",
     "pkg-config",
     "cmake",

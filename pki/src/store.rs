@@ -52,9 +52,26 @@ pub fn read(path: &Path) -> Result<String, Error> {
 /// Writes a public file (certificate, CSR): mode 0644, through a temporary file and a rename so
 /// readers never see half a file.
 pub fn write_public(path: &Path, contents: &str) -> Result<(), Error> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).map_err(io(parent))?;
+    create_parent(path)?;
+    write_public_in_place(path, contents)
+}
+
+/// Writes a private key: mode 0600, and only if no file of that name exists (never overwrites).
+pub fn write_key(path: &Path, pem: &str) -> Result<(), Error> {
+    create_parent(path)?;
+    write_key_in_place(path, pem)
+}
+
+/// Creates the directory `path` goes in, if it is missing.
+fn create_parent(path: &Path) -> Result<(), Error> {
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => fs::create_dir_all(parent).map_err(io(parent)),
+        None => Ok(()),
     }
+}
+
+/// [`write_public`] into a directory known to exist.
+fn write_public_in_place(path: &Path, contents: &str) -> Result<(), Error> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     {
         let mut f = fs::OpenOptions::new()
@@ -69,11 +86,8 @@ pub fn write_public(path: &Path, contents: &str) -> Result<(), Error> {
     fs::rename(&tmp, path).map_err(io(path))
 }
 
-/// Writes a private key: mode 0600, and only if no file of that name exists (never overwrites).
-pub fn write_key(path: &Path, pem: &str) -> Result<(), Error> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).map_err(io(parent))?;
-    }
+/// [`write_key`] into a directory known to exist.
+fn write_key_in_place(path: &Path, pem: &str) -> Result<(), Error> {
     let mut f = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -103,19 +117,20 @@ pub fn write_bare(base: &Path, issued: &Issued) -> Result<Vec<PathBuf>, Error> {
             message: "a key already exists".into(),
         });
     }
-    let is_ca = cert_info(&issued.cert_pem, "new certificate")
-        .map(|i| i.is_ca)
-        .unwrap_or(false);
-    if is_ca && cert.exists() {
+    // Parsing the new certificate is only needed when a `BASE.pem` is in the way, which a fresh
+    // issue never meets: the common path skips the parse.
+    if cert.exists() && cert_info(&issued.cert_pem, "new certificate").is_ok_and(|i| i.is_ca) {
         return Err(Error::HalfCa {
             present: cert,
             missing: key,
         });
     }
-    write_key(&key, &issued.key_pem)?;
-    write_public(&cert, &issued.cert_pem)?;
+    // The three files share a directory: create it once.
+    create_parent(&key)?;
+    write_key_in_place(&key, &issued.key_pem)?;
+    write_public_in_place(&cert, &issued.cert_pem)?;
     if !issued.csr_pem.is_empty() {
-        write_public(&csr, &issued.csr_pem)?;
+        write_public_in_place(&csr, &issued.csr_pem)?;
     }
     Ok(vec![cert, key, csr])
 }

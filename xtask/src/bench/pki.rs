@@ -1,9 +1,13 @@
 //! `cargo xtask bench pki`: one CA plus 200 `www`-profile leaves, RSA-2048 and ECDSA P-256,
 //! kubin (in process, rayon on every core) side by side with cfssl driven one process per
 //! certificate as the guides do (`cfssl gencert ... | cfssljson -bare NAME`), in one run.
+//!
+//! Besides the rates, it prints CPU milliseconds per certificate (steadier than rates on a
+//! shared machine) and what kubin's key generation alone costs, which bounds kubin's rate: an
+//! RSA key is almost all of an RSA certificate's cost.
 
 use anyhow::{Context, Result, bail, ensure};
-use pki::{Ca, CsrRequest, SigningConfig, store};
+use pki::{Ca, CsrRequest, KeySpec, PrivateKey, SigningConfig, store};
 use rayon::prelude::*;
 use std::path::Path;
 use std::process::Command;
@@ -42,27 +46,66 @@ fn leaf_csr(algo: &str, size: u32) -> String {
     )
 }
 
-/// CPU seconds used so far by this process (`self`) and by its reaped children, from
-/// /proc/self/stat (clock ticks of 1/100 s on Linux).
-fn cpu_secs() -> (f64, f64) {
+/// Fields of /proc/self/stat after the command name (which is in parentheses and may hold
+/// spaces).
+fn stat_fields() -> Vec<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name, which is in parentheses and may hold spaces.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<f64> = rest
-        .split_whitespace()
+    rest.split_whitespace()
         .map(|v| v.parse().unwrap_or(0.0))
-        .collect();
-    let get = |i: usize| f.get(i).copied().unwrap_or(0.0) / 100.0;
-    // utime, stime, cutime, cstime are fields 14..=17, i.e. 11..=14 after the ')'.
-    (get(11) + get(12), get(13) + get(14))
+        .collect()
 }
 
-/// One tool's figures for one algorithm.
+/// CPU seconds used so far by this process's threads. Read from each thread's schedstat
+/// (nanoseconds), as a kubin ECDSA round uses only tens of milliseconds; falls back to
+/// /proc/self/stat's clock ticks of 1/100 s.
+fn own_cpu_secs() -> f64 {
+    let from_schedstat = || -> Option<f64> {
+        let mut ns = 0u64;
+        for task in std::fs::read_dir("/proc/self/task").ok()? {
+            let text = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+            ns += text.split_whitespace().next()?.parse::<u64>().ok()?;
+        }
+        Some(ns as f64 / 1e9)
+    };
+    from_schedstat().unwrap_or_else(|| {
+        let f = stat_fields();
+        // utime and stime are fields 14 and 15, i.e. 11 and 12 after the ')'.
+        let get = |i: usize| f.get(i).copied().unwrap_or(0.0) / 100.0;
+        get(11) + get(12)
+    })
+}
+
+/// CPU seconds used so far by this process's reaped children (cutime + cstime, fields 16 and
+/// 17 of /proc/self/stat, in ticks of 1/100 s).
+fn children_cpu_secs() -> f64 {
+    let f = stat_fields();
+    let get = |i: usize| f.get(i).copied().unwrap_or(0.0) / 100.0;
+    get(13) + get(14)
+}
+
+/// One tool's figures for one algorithm and round.
+#[derive(Clone, Copy)]
 struct Figures {
-    /// Certificates per wall-clock second.
+    /// Certificates (or keys) per wall-clock second.
     rate: f64,
-    /// CPU milliseconds per certificate.
+    /// CPU milliseconds per certificate (or key).
     cpu_ms: f64,
+}
+
+impl Figures {
+    fn new(count: usize, secs: f64, cpu_secs: f64) -> Figures {
+        let n = count as f64;
+        Figures {
+            rate: n / secs,
+            cpu_ms: cpu_secs * 1000.0 / n,
+        }
+    }
+
+    /// Wall-clock milliseconds per certificate.
+    fn wall_ms(self) -> f64 {
+        1000.0 / self.rate
+    }
 }
 
 fn sh(dir: &Path, script: &str) -> Result<()> {
@@ -82,7 +125,7 @@ fn sh(dir: &Path, script: &str) -> Result<()> {
 
 /// kubin: the CA, then every leaf in parallel, each written as cfssljson would.
 fn kubin(dir: &Path, algo: &str, size: u32, leaves: usize) -> Result<Figures> {
-    let cpu = cpu_secs().0;
+    let cpu = own_cpu_secs();
     let start = Instant::now();
     let rng = pki::new_rng();
     let ca_req = CsrRequest::from_json(&ca_csr(algo, size), "ca-csr.json")?;
@@ -100,13 +143,9 @@ fn kubin(dir: &Path, algo: &str, size: u32, leaves: usize) -> Result<Figures> {
             Ok(())
         })?;
     let secs = start.elapsed().as_secs_f64();
-    let cpu = cpu_secs().0 - cpu;
+    let cpu = own_cpu_secs() - cpu;
     sh(dir, "openssl verify -CAfile ca.pem leaf-0.pem >/dev/null")?;
-    let n = (leaves + 1) as f64;
-    Ok(Figures {
-        rate: n / secs,
-        cpu_ms: cpu * 1000.0 / n,
-    })
+    Ok(Figures::new(leaves + 1, secs, cpu))
 }
 
 /// cfssl as the guides drive it: one `cfssl | cfssljson` pipeline per certificate.
@@ -114,7 +153,7 @@ fn cfssl(dir: &Path, algo: &str, size: u32, leaves: usize) -> Result<Figures> {
     std::fs::write(dir.join("ca-csr.json"), ca_csr(algo, size))?;
     std::fs::write(dir.join("csr.json"), leaf_csr(algo, size))?;
     std::fs::write(dir.join("ca-config.json"), CA_CONFIG)?;
-    let cpu = cpu_secs().1;
+    let cpu = children_cpu_secs();
     let start = Instant::now();
     sh(
         dir,
@@ -130,19 +169,44 @@ fn cfssl(dir: &Path, algo: &str, size: u32, leaves: usize) -> Result<Figures> {
         )?;
     }
     let secs = start.elapsed().as_secs_f64();
-    let cpu = cpu_secs().1 - cpu;
+    let cpu = children_cpu_secs() - cpu;
     sh(dir, "openssl verify -CAfile ca.pem leaf-0.pem >/dev/null")?;
-    let n = (leaves + 1) as f64;
-    Ok(Figures {
-        rate: n / secs,
-        cpu_ms: cpu * 1000.0 / n,
-    })
+    Ok(Figures::new(leaves + 1, secs, cpu))
+}
+
+/// kubin's key generation alone, `count` keys on the same pool: the floor under kubin's cost
+/// per certificate.
+fn keygen(algo: &str, size: u32, count: usize) -> Result<Figures> {
+    let spec = KeySpec::from_cfssl(algo, size, "bench")?;
+    let cpu = own_cpu_secs();
+    let start = Instant::now();
+    (0..count)
+        .into_par_iter()
+        .try_for_each(|_| PrivateKey::generate(spec).map(drop))?;
+    let secs = start.elapsed().as_secs_f64();
+    Ok(Figures::new(count, secs, own_cpu_secs() - cpu))
+}
+
+fn rates(rounds: &[Figures]) -> String {
+    rounds
+        .iter()
+        .map(|f| format!("{:.1}", f.rate))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn best(rounds: &[Figures]) -> Option<Figures> {
+    rounds
+        .iter()
+        .copied()
+        .reduce(|a, b| if b.rate > a.rate { b } else { a })
 }
 
 /// Runs the benchmark and prints certs/second for each tool and the ratio.
 pub fn run(args: Args) -> Result<()> {
     if cfg!(debug_assertions) && !args.dev_profile {
         let leaves = args.leaves.to_string();
+        let rounds = args.rounds.to_string();
         return crate::sh::run(
             &crate::sh::cargo(),
             &[
@@ -156,6 +220,8 @@ pub fn run(args: Args) -> Result<()> {
                 "pki",
                 "--leaves",
                 &leaves,
+                "--rounds",
+                &rounds,
             ],
         );
     }
@@ -168,47 +234,50 @@ pub fn run(args: Args) -> Result<()> {
             "{tool} is missing: apt-get install golang-cfssl openssl"
         );
     }
+    // Every round writes into a directory of its own, and all are removed together at the end:
+    // on ext4 without a journal (this machine's), allocating an inode first skips, one buffer
+    // lookup each, every inode of the group deleted in the last ~30 s, so deleting a round's
+    // 1200 files would slow the next rounds' file creation by a good part of a millisecond per
+    // certificate (most of a kubin ECDSA certificate's cost), for both tools alike.
     let work = tempfile::Builder::new()
         .prefix("kubin-bench-pki")
         .tempdir()?;
+    let threads = rayon::current_num_threads();
+    let rounds = args.rounds.max(1);
     println!(
-        "one CA + {} www-profile leaves per algorithm; kubin on {} threads in process, cfssl one \
-         process per cert; best of {} rounds each",
+        "one CA + {} www-profile leaves per algorithm, best of {rounds} rounds each; kubin in \
+         process on {threads} threads, cfssl one `cfssl gencert | cfssljson -bare` per cert",
         args.leaves,
-        rayon::current_num_threads(),
-        args.rounds.max(1)
     );
     println!(
-        "{:10} {:>13} {:>13} {:>7} {:>7} {:>15} {:>15}",
+        "{:10} {:>12} {:>12} {:>6} {:>6} {:>12} {:>12} {:>12}",
         "key",
         "kubin cert/s",
         "cfssl cert/s",
         "ratio",
         "target",
-        "kubin CPU ms/c",
-        "cfssl CPU ms/c"
+        "kubin CPU",
+        "cfssl CPU",
+        "cfssl wall"
+    );
+    println!(
+        "{:10} {:>12} {:>12} {:>6} {:>6} {:>12} {:>12} {:>12}",
+        "", "", "", "", "", "ms/cert", "ms/cert", "ms/cert"
     );
     let mut missed = Vec::new();
+    let mut notes = Vec::new();
     for (algo, size, label) in [("rsa", 2048, "rsa-2048"), ("ecdsa", 256, "ecdsa-256")] {
-        let mut k: Option<Figures> = None;
-        let mut c: Option<Figures> = None;
-        for round in 0..args.rounds.max(1) {
+        let mut ks = Vec::new();
+        let mut cs = Vec::new();
+        for round in 0..rounds {
             let k_dir = work.path().join(format!("kubin-{label}-{round}"));
             let c_dir = work.path().join(format!("cfssl-{label}-{round}"));
             std::fs::create_dir_all(&k_dir)?;
             std::fs::create_dir_all(&c_dir)?;
-            let kr = kubin(&k_dir, algo, size, args.leaves)?;
-            let cr = cfssl(&c_dir, algo, size, args.leaves)?;
-            if k.as_ref().is_none_or(|b| kr.rate > b.rate) {
-                k = Some(kr);
-            }
-            if c.as_ref().is_none_or(|b| cr.rate > b.rate) {
-                c = Some(cr);
-            }
-            std::fs::remove_dir_all(&k_dir)?;
-            std::fs::remove_dir_all(&c_dir)?;
+            ks.push(kubin(&k_dir, algo, size, args.leaves)?);
+            cs.push(cfssl(&c_dir, algo, size, args.leaves)?);
         }
-        let (Some(k), Some(c)) = (k, c) else {
+        let (Some(k), Some(c)) = (best(&ks), best(&cs)) else {
             bail!("no rounds ran");
         };
         let ratio = k.rate / c.rate;
@@ -218,12 +287,38 @@ pub fn run(args: Args) -> Result<()> {
             .map(|(_, t)| *t)
             .unwrap_or(1.0);
         println!(
-            "{label:10} {:>13.1} {:>13.1} {ratio:>6.1}x {target:>6.0}x {:>15.2} {:>15.2}",
-            k.rate, c.rate, k.cpu_ms, c.cpu_ms
+            "{label:10} {:>12.1} {:>12.1} {:>5.1}x {:>5.0}x {:>12.2} {:>12.2} {:>12.1}",
+            k.rate,
+            c.rate,
+            ratio,
+            target,
+            k.cpu_ms,
+            c.cpu_ms,
+            c.wall_ms()
         );
         if ratio < target {
             missed.push(format!("{label}: {ratio:.1}x < {target}x"));
         }
+        let g = keygen(algo, size, args.leaves)?;
+        // If kubin did nothing but generate keys, on every core, all the time.
+        let ceiling = threads as f64 * c.wall_ms() / g.cpu_ms;
+        notes.push(format!(
+            "{label:10} rounds (cert/s): kubin {} | cfssl {}; CPU per cert, cfssl/kubin: \
+             {:.1}x\n{:10} kubin key generation alone: {:.3} CPU ms/key ({:.0}% of kubin's CPU \
+             per cert); ceiling on {threads} cores: {threads} x {:.1} ms cfssl wall / {:.3} ms = \
+             {ceiling:.1}x",
+            rates(&ks),
+            rates(&cs),
+            c.cpu_ms / k.cpu_ms,
+            "",
+            g.cpu_ms,
+            100.0 * g.cpu_ms / k.cpu_ms,
+            c.wall_ms(),
+            g.cpu_ms,
+        ));
+    }
+    for note in notes {
+        println!("{note}");
     }
     if !missed.is_empty() {
         println!("below target: {}", missed.join("; "));

@@ -36,6 +36,19 @@ pub enum Error {
         /// What the server or agent said.
         message: String,
     },
+    /// The login user is not root and `sudo -n` (no password prompt) does not let it run
+    /// commands as root.
+    #[error(
+        "{host}: {user} cannot run commands as root through sudo without a password (kubin runs `sudo -n`; give {user} a NOPASSWD sudoers entry or log in as root): {message}"
+    )]
+    Sudo {
+        /// The inventory name of the host.
+        host: String,
+        /// The login user.
+        user: String,
+        /// What sudo said.
+        message: String,
+    },
     /// The SSH session broke or timed out while running something.
     #[error("{host}: ssh session failed during {during}: {message}")]
     Session {

@@ -4,7 +4,7 @@
 //! Events carry descriptions and paths, never file content: a secret's content cannot reach
 //! any observer.
 
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -174,14 +174,22 @@ impl Observer for JsonLines {
 pub struct Bars {
     multi: MultiProgress,
     bars: Mutex<BTreeMap<String, ProgressBar>>,
+    /// The current phase's step count, for bars made during the phase.
+    steps: Mutex<u64>,
 }
 
 impl Bars {
     /// Bars drawn on standard error.
     pub fn new() -> Self {
+        Self::with_target(ProgressDrawTarget::stderr())
+    }
+
+    /// Bars drawn on `target` (tests draw into memory).
+    pub fn with_target(target: ProgressDrawTarget) -> Self {
         Self {
-            multi: MultiProgress::new(),
+            multi: MultiProgress::with_draw_target(target),
             bars: Mutex::new(BTreeMap::new()),
+            steps: Mutex::new(0),
         }
     }
 
@@ -195,7 +203,8 @@ impl Bars {
                     )
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> ");
-                    let b = self.multi.add(ProgressBar::new(0).with_style(style));
+                    let steps = self.steps.lock().map(|s| *s).unwrap_or(0);
+                    let b = self.multi.add(ProgressBar::new(steps).with_style(style));
                     b.set_prefix(host.to_string());
                     b
                 })
@@ -215,6 +224,9 @@ impl Observer for Bars {
         match event {
             Event::PhaseStarted { phase, steps, .. } => {
                 let _ = self.multi.println(format!("==> {phase}"));
+                if let Ok(mut s) = self.steps.lock() {
+                    *s = *steps as u64;
+                }
                 if let Ok(bars) = self.bars.lock() {
                     for b in bars.values() {
                         b.set_length(*steps as u64);
@@ -266,3 +278,6 @@ pub fn observer_for(output: Output) -> Box<dyn Observer> {
         Output::Text => Box::new(Lines),
     }
 }
+
+#[cfg(test)]
+mod tests;

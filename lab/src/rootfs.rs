@@ -23,6 +23,8 @@ pub const INCLUDE: &[&str] = &[
     "openssh-server",
     "iproute2",
     "procps",
+    // `sudo`: the lab proves deploys as a non-root SSH user with sudo rights.
+    "sudo",
 ];
 
 /// Bumped whenever [`bake`] changes what it writes, so old bases are not reused.

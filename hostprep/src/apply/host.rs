@@ -252,22 +252,30 @@ fn directory(t: &mut dyn Transport, d: &DirSpec, dry_run: bool) -> Result<Outcom
     let target = d.path.display().to_string();
     let mode = format!("{:o}", d.mode);
     let check = format!("[ -d {p} ] && [ \"$(stat -c %a -- {p})\" = {mode} ]");
-    let out = t
-        .run(&check)
-        .map_err(|e| StepError::from_error(&target, e))?;
-    if out.success() {
-        return Ok(Outcome::Unchanged);
-    }
     if dry_run {
-        return Ok(Outcome::Changed(format!("create or chmod {mode}")));
+        let out = t
+            .run(&check)
+            .map_err(|e| StepError::from_error(&target, e))?;
+        return Ok(if out.success() {
+            Outcome::Unchanged
+        } else {
+            Outcome::Changed(format!("create or chmod {mode}"))
+        });
     }
-    run_checked(
+    // Check and, where needed, fix in one round trip; `changed` says it fixed.
+    let out = run_checked(
         t,
         &target,
         "mkdir",
-        &format!("mkdir -p -- {p} && chmod {mode} -- {p}"),
+        &format!(
+            "if {check}; then :; else mkdir -p -- {p} && chmod {mode} -- {p} && echo changed; fi"
+        ),
     )?;
-    Ok(Outcome::Changed(format!("directory mode {mode}")))
+    Ok(if out.stdout_text().trim() == "changed" {
+        Outcome::Changed(format!("directory mode {mode}"))
+    } else {
+        Outcome::Unchanged
+    })
 }
 
 fn sha256_hex(content: &[u8]) -> String {
@@ -391,6 +399,13 @@ fn command(t: &mut dyn Transport, c: &CommandSpec, dry_run: bool) -> Result<Outc
     }
 }
 
+/// The enablement and activity words of the unit query's output (empty when absent).
+pub(crate) fn parse_unit_query(text: &str) -> (String, String) {
+    let (enabled, active) = text.split_once("--\n").unwrap_or(("", text));
+    let word = |s: &str| s.split_whitespace().next().unwrap_or_default().to_string();
+    (word(enabled), word(active))
+}
+
 fn unit(
     t: &mut dyn Transport,
     state: &mut HostState,
@@ -399,76 +414,81 @@ fn unit(
 ) -> Result<Outcome, StepError> {
     let target = u.name.clone();
     let mut actions: Vec<String> = Vec::new();
-    if state.reload_pending {
-        if !dry_run {
-            run_checked(
-                t,
-                &target,
-                "systemctl daemon-reload",
-                "systemctl daemon-reload",
-            )?;
-            state.reload_pending = false;
-        }
+    let reload = state.reload_pending;
+    if reload {
         actions.push("daemon-reload".into());
     }
     let n = quote(&u.name);
+    // Two `systemctl` processes and no subshell: the enablement (nothing for a unit that
+    // does not exist), a `--` line, then the activity.
     let query = format!(
-        "printf '%s %s\\n' \"$(systemctl is-enabled {n} 2>/dev/null)\" \"$(systemctl is-active {n} 2>/dev/null)\""
+        "{{ systemctl is-enabled {n} || :; }} 2>/dev/null; echo --; systemctl is-active {n} 2>/dev/null || :"
     );
     let out = t
         .run(&query)
         .map_err(|e| StepError::from_error(&target, e))?;
-    let text = out.stdout_text();
-    let mut words = text.split_whitespace();
-    let (enabled_state, active_state) = match (words.next(), words.next()) {
-        (Some(a), Some(b)) => (a.to_string(), b.to_string()),
-        (Some(a), None) => (String::new(), a.to_string()),
-        _ => (String::new(), String::new()),
-    };
+    let (enabled_state, active_state) = parse_unit_query(&out.stdout_text());
     let is_enabled = matches!(
         enabled_state.as_str(),
         "enabled" | "enabled-runtime" | "static" | "alias" | "indirect" | "generated"
     );
     let is_active = matches!(active_state.as_str(), "active" | "reloading")
         || (u.no_block && active_state == "activating");
-    let no_block = if u.no_block { " --no-block" } else { "" };
-    let mut cmds: Vec<String> = Vec::new();
-    if u.enabled && !is_enabled {
-        cmds.push(format!("systemctl enable {n}"));
-    }
-    if !u.enabled && enabled_state == "enabled" {
-        cmds.push(format!("systemctl disable {n}"));
-    }
-    match u.running {
-        Some(true) => {
-            if !is_active {
-                cmds.push(format!("systemctl start{no_block} {n}"));
-            } else if u.restart_on.iter().any(|p| state.changed_files.contains(p)) {
-                cmds.push(format!("systemctl restart{no_block} {n}"));
-            }
+    let enable = u.enabled && !is_enabled;
+    let disable = !u.enabled && enabled_state == "enabled";
+    let action = match u.running {
+        Some(true) if !is_active => Some("start"),
+        Some(true) if u.restart_on.iter().any(|p| state.changed_files.contains(p)) => {
+            Some("restart")
         }
-        Some(false) if is_active => cmds.push(format!("systemctl stop {n}")),
-        Some(false) | None => {}
+        Some(false) if is_active => Some("stop"),
+        _ => None,
+    };
+    let no_block = if u.no_block && action != Some("stop") {
+        " --no-block"
+    } else {
+        ""
+    };
+    if enable {
+        actions.push("enable".into());
     }
-    if cmds.is_empty() {
+    if disable {
+        actions.push("disable".into());
+    }
+    if let Some(a) = action {
+        actions.push(format!("{a}{no_block}"));
+    }
+    if actions.is_empty() {
         // A stopped, disabled unit that is not installed at all is what was asked for.
-        return Ok(if actions.is_empty() {
-            Outcome::Unchanged
-        } else {
-            Outcome::Changed(actions.join(", "))
-        });
+        return Ok(Outcome::Unchanged);
     }
-    let short: Vec<String> = cmds
-        .iter()
-        .map(|c| {
-            c.trim_start_matches("systemctl ")
-                .replace(&format!(" {n}"), "")
-        })
-        .collect();
-    actions.extend(short);
     if dry_run {
         return Ok(Outcome::Changed(format!("would {}", actions.join(", "))));
     }
+    // `systemctl enable` and `disable` reload the manager themselves (systemctl(1)), so a
+    // pending reload is left to them: a reload re-runs every generator and re-reads every
+    // unit, the costliest thing systemd does, and once is enough. Enable-then-start is one
+    // `systemctl enable --now`: one process, one bus connection.
+    let mut cmds: Vec<String> = Vec::new();
+    if reload && !enable && !disable {
+        cmds.push("systemctl daemon-reload".into());
+    }
+    let mut action = action;
+    if enable {
+        if action == Some("start") && no_block.is_empty() {
+            cmds.push(format!("systemctl enable --now {n}"));
+            action = None;
+        } else {
+            cmds.push(format!("systemctl enable {n}"));
+        }
+    }
+    if disable {
+        cmds.push(format!("systemctl disable {n}"));
+    }
+    if let Some(a) = action {
+        cmds.push(format!("systemctl {a}{no_block} {n}"));
+    }
     run_checked(t, &target, "systemctl", &cmds.join(" && "))?;
+    state.reload_pending = false;
     Ok(Outcome::Changed(actions.join(", ")))
 }

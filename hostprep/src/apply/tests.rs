@@ -91,7 +91,19 @@ fn second_apply_changes_nothing() {
             active: true
         })
     );
-    assert!(t.commands().contains(&"systemctl daemon-reload"));
+    // The unit file changed and the unit gets enabled: `systemctl enable` reloads the
+    // manager itself, so there is no separate daemon-reload, and it starts the unit too.
+    assert!(
+        t.commands()
+            .contains(&"systemctl enable --now etcd.service"),
+        "{:?}",
+        t.commands()
+    );
+    assert!(
+        !t.commands().iter().any(|c| c.contains("daemon-reload")),
+        "{:?}",
+        t.commands()
+    );
     drop(t);
 
     let calls_before = shared[0].lock().calls.len();
@@ -412,4 +424,71 @@ fn backup_stamps_are_utc() {
     let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000);
     assert_eq!(backup_stamp(t), "20261118T110640Z");
     assert_eq!(backup_stamp(SystemTime::UNIX_EPOCH), "19700101T000000Z");
+}
+
+#[test]
+fn a_changed_unit_file_of_a_running_unit_reloads_once_then_restarts() {
+    let (mut map, shared) = hosts(&["a"]);
+    let unit_file = "/etc/systemd/system/etcd.service";
+    let steps = |body: &str| {
+        vec![
+            Step::File(FileSpec::new(unit_file, body, 0o644)),
+            Step::Unit(UnitSpec::running("etcd.service", vec![unit_file.into()])),
+        ]
+    };
+    let first = apply_with(
+        &plan_for(&["a"], steps("[Service]\nExecStart=/a\n")),
+        &mut map,
+        &quiet(false),
+        &Silent,
+    );
+    assert!(first.is_success(), "{}", first.render_text());
+    let before = shared[0].lock().calls.len();
+    let second = apply_with(
+        &plan_for(&["a"], steps("[Service]\nExecStart=/b\n")),
+        &mut map,
+        &quiet(false),
+        &Silent,
+    );
+    assert!(second.is_success(), "{}", second.render_text());
+    assert_eq!(
+        second.hosts["a"].changes[1].detail,
+        "daemon-reload, restart"
+    );
+    let t = shared[0].lock();
+    let commands: Vec<&str> = t.calls[before..]
+        .iter()
+        .filter_map(|c| match c {
+            Call::Run(s) => Some(s.as_str()),
+            _ => None,
+        })
+        .collect();
+    // The reload and the restart travel together, the reload first.
+    assert!(
+        commands.contains(&"systemctl daemon-reload && systemctl restart etcd.service"),
+        "{commands:?}"
+    );
+    assert_eq!(
+        commands
+            .iter()
+            .filter(|c| c.contains("daemon-reload"))
+            .count(),
+        1,
+        "{commands:?}"
+    );
+}
+
+#[test]
+fn unit_query_output_parses() {
+    let check = |text: &str, want: (&str, &str)| {
+        assert_eq!(
+            host::parse_unit_query(text),
+            (want.0.to_string(), want.1.to_string()),
+            "{text:?}"
+        );
+    };
+    check("enabled\n--\nactive\n", ("enabled", "active"));
+    check("--\ninactive\n", ("", "inactive"));
+    check("static\n--\nactivating\n", ("static", "activating"));
+    check("", ("", ""));
 }

@@ -5,9 +5,11 @@
 //! double for fast tests that records every call and can be told to fail the Nth.
 
 pub mod recording;
+pub mod script;
 pub mod ssh;
 
 use crate::Error;
+use script::{parse_stat_output, stat_command};
 use std::path::{Path, PathBuf};
 
 /// What a command printed and how it exited.
@@ -162,60 +164,6 @@ pub fn quote_path(p: &Path) -> String {
     quote(&p.to_string_lossy())
 }
 
-/// One shell command printing, per path, `-` (missing) or `MODE OWNER SHA256`.
-fn stat_command(paths: &[PathBuf]) -> String {
-    let list: Vec<String> = paths.iter().map(|p| quote_path(p)).collect();
-    format!(
-        "for f in {}; do if [ -f \"$f\" ]; then printf '%s %s ' \"$(stat -c '%a %U:%G' -- \"$f\")\" \"$(sha256sum -- \"$f\" | cut -d' ' -f1)\"; echo; else echo -; fi; done",
-        list.join(" ")
-    )
-}
-
-fn parse_stat_output(
-    host: &str,
-    paths: &[PathBuf],
-    text: &str,
-) -> Result<Vec<Option<FileStat>>, Error> {
-    let lines: Vec<&str> = text.lines().collect();
-    if lines.len() != paths.len() {
-        return Err(Error::Facts {
-            host: host.to_string(),
-            message: format!(
-                "stat printed {} lines for {} paths",
-                lines.len(),
-                paths.len()
-            ),
-        });
-    }
-    lines
-        .iter()
-        .zip(paths)
-        .map(|(line, path)| {
-            let line = line.trim();
-            if line == "-" {
-                return Ok(None);
-            }
-            let mut parts = line.split_whitespace();
-            let (Some(mode), Some(owner), Some(sha)) = (parts.next(), parts.next(), parts.next())
-            else {
-                return Err(Error::Facts {
-                    host: host.to_string(),
-                    message: format!("cannot parse stat of {}: {line:?}", path.display()),
-                });
-            };
-            let mode = u32::from_str_radix(mode, 8).map_err(|_| Error::Facts {
-                host: host.to_string(),
-                message: format!("bad mode {mode:?} for {}", path.display()),
-            })?;
-            Ok(Some(FileStat {
-                sha256: sha.to_string(),
-                mode,
-                owner: owner.to_string(),
-            }))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,24 +174,6 @@ mod tests {
         assert_eq!(quote("a b"), "'a b'");
         assert_eq!(quote("it's"), r"'it'\''s'");
         assert_eq!(quote(""), "''");
-    }
-
-    #[test]
-    fn stat_output_parses() {
-        let paths = vec![PathBuf::from("/a"), PathBuf::from("/b")];
-        let got = parse_stat_output("h", &paths, "644 root:root abc \n-\n").unwrap();
-        assert_eq!(
-            got,
-            vec![
-                Some(FileStat {
-                    sha256: "abc".into(),
-                    mode: 0o644,
-                    owner: "root:root".into()
-                }),
-                None
-            ]
-        );
-        assert!(parse_stat_output("h", &paths, "-\n").is_err());
     }
 
     #[test]

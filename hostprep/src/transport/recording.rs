@@ -175,6 +175,23 @@ impl RecordingTransport {
             status: s,
             ..CommandOutput::default()
         };
+        // Directory check and fix: `if CHECK; then :; else mkdir .. && chmod .. && echo changed; fi`.
+        if let Some(rest) = command.strip_prefix("if ")
+            && let Some((check, fix)) = rest.split_once("; then :; else ")
+        {
+            if self.emulate(check).success() {
+                return status(0);
+            }
+            let fix = fix
+                .trim_end_matches("; fi")
+                .trim_end_matches(" && echo changed");
+            let out = self.emulate(fix);
+            return if out.success() {
+                ok("changed\n".into())
+            } else {
+                out
+            };
+        }
         let words: Vec<&str> = command.split_whitespace().collect();
         // Directory check: `[ -d P ] && [ "$(stat -c %a -- P)" = MODE ]`.
         if words.first() == Some(&"[") && words.get(1) == Some(&"-d") {
@@ -193,7 +210,7 @@ impl RecordingTransport {
                 _ => status(1),
             };
         }
-        if command.starts_with("printf '%s %s\\n' \"$(systemctl is-enabled ") {
+        if command.starts_with("{ systemctl is-enabled ") {
             let name = command
                 .split("is-enabled ")
                 .nth(1)
@@ -202,11 +219,11 @@ impl RecordingTransport {
                 .unwrap_or_default();
             return match self.units.get(&name) {
                 Some(u) => ok(format!(
-                    "{} {}\n",
+                    "{}\n--\n{}\n",
                     if u.enabled { "enabled" } else { "disabled" },
                     if u.active { "active" } else { "inactive" }
                 )),
-                None => ok(" inactive\n".into()),
+                None => ok("--\ninactive\n".into()),
             };
         }
         let mut last = status(0);
@@ -249,10 +266,17 @@ impl RecordingTransport {
                         });
                 }
                 ["systemctl", verb, .., name] => {
+                    let now = w.contains(&"--now");
                     let u = self.units.entry(unquote(name)).or_default();
                     match *verb {
-                        "enable" => u.enabled = true,
-                        "disable" => u.enabled = false,
+                        "enable" => {
+                            u.enabled = true;
+                            u.active |= now;
+                        }
+                        "disable" => {
+                            u.enabled = false;
+                            u.active &= !now;
+                        }
                         "start" | "restart" => u.active = true,
                         "stop" => u.active = false,
                         _ => {}
@@ -326,7 +350,7 @@ fn unquote(s: &str) -> String {
 
 fn is_mutating(command: &str) -> bool {
     let read_only = command.starts_with("[ -d ")
-        || command.starts_with("printf '%s %s\\n' \"$(systemctl is-enabled ")
+        || command.starts_with("{ systemctl is-enabled ")
         || command.starts_with("for f in ")
         || command.starts_with("test ");
     !read_only

@@ -2,6 +2,7 @@
 //! against known_hosts (strict or accept-new), key-file or agent authentication, and sudo
 //! for a non-root login.
 
+use super::script::put_script;
 use super::{CommandOutput, PutFile, Transport, quote, quote_path};
 use crate::Error;
 use inventory::{Host, HostKeyPolicy};
@@ -128,10 +129,38 @@ impl SshTransport {
         check_host_key(host, &session)?;
         authenticate(host, &session)?;
         session.set_keepalive(true, 15);
-        Ok(Self {
+        let mut t = Self {
             host: host.name.clone(),
             session,
             sudo: host.ssh.user != "root",
+        };
+        if t.sudo {
+            t.check_sudo(&host.ssh.user)?;
+        }
+        Ok(t)
+    }
+
+    /// Fails with [`Error::Sudo`] unless `sudo -n` runs a command as root: a user without
+    /// passwordless sudo is named at connect time, before any step, and never waits on a
+    /// password prompt (`-n` makes sudo fail instead of asking).
+    fn check_sudo(&mut self, user: &str) -> Result<(), Error> {
+        let out = self.exec("sudo -n -- id -u", None, "the sudo check")?;
+        if out.success() && out.stdout_text().trim() == "0" {
+            return Ok(());
+        }
+        let said = out.stderr_excerpt(300);
+        Err(Error::Sudo {
+            host: self.host.clone(),
+            user: user.to_string(),
+            message: if said.is_empty() {
+                format!(
+                    "`sudo -n -- id -u` exited with status {} and printed {:?}",
+                    out.status,
+                    out.stdout_text().trim()
+                )
+            } else {
+                said
+            },
         })
     }
 
@@ -173,36 +202,6 @@ impl SshTransport {
             command.to_string()
         }
     }
-}
-
-/// The shell lines writing one file atomically: a temp file in the same directory, mode
-/// and owner set, then renamed over the path.
-fn write_script(f: &PutFile<'_>) -> String {
-    let dir = f.path.parent().unwrap_or(Path::new("/"));
-    let base = f
-        .path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    let template = dir.join(format!(".{base}.kubin-XXXXXX"));
-    let fill = if f.content.is_empty() {
-        ": > \"$t\"".to_string()
-    } else {
-        format!(
-            "dd of=\"$t\" bs={} count=1 iflag=fullblock status=none",
-            f.content.len()
-        )
-    };
-    let chown = f
-        .owner
-        .map(|o| format!("chown {} \"$t\"; ", quote(o)))
-        .unwrap_or_default();
-    format!(
-        "t=$(mktemp {tmpl}); {fill}; chmod {mode:o} \"$t\"; {chown}mv -f \"$t\" {dest}; ",
-        tmpl = quote_path(&template),
-        mode = f.mode,
-        dest = quote_path(f.path),
-    )
 }
 
 fn check_host_key(host: &Host, session: &Session) -> Result<(), Error> {
@@ -318,15 +317,9 @@ impl Transport for SshTransport {
         let Some(first) = files.first() else {
             return Ok(());
         };
-        // One script, the contents one after another on stdin; `dd` with `fullblock` reads
-        // exactly each file's length and never past it.
-        let mut script = String::from("set -e; umask 077; t=; trap 'rm -f \"$t\"' EXIT; ");
-        let mut stdin = Vec::new();
-        for f in files {
-            script.push_str(&write_script(f));
-            stdin.extend_from_slice(f.content);
-        }
-        script.push_str("t=; trap - EXIT");
+        // Inside the script only what the host's users may read anyway, and nothing under
+        // sudo, which logs command lines (see `put_script`).
+        let (script, stdin) = put_script(files, !self.sudo);
         let wrapped = self.wrap(&script);
         let during = if files.len() == 1 {
             format!("write {}", first.path.display())

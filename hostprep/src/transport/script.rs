@@ -1,0 +1,213 @@
+//! The shell scripts the transports run on a host to stat and to write files, and the
+//! parser of what the stat script prints (pure: text in, text out).
+//!
+//! Every process a script starts costs the host a fork and an exec, and all lab machines
+//! (and many small VMs) share few cores, so the scripts start a fixed handful of
+//! processes per call rather than several per file.
+
+use super::{FileStat, PutFile, quote, quote_path};
+use crate::Error;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Files at most this long, with no NUL byte, travel inside the script (written by the
+/// shell's `printf` builtin, no process) when [`put_script`] may inline them; longer ones
+/// travel on stdin, read by `dd`.
+pub const INLINE_FILE_MAX: usize = 16 * 1024;
+
+/// At most this many content bytes inside one script: the script is one argument of
+/// `sh -c` (and of `sudo`), and Linux caps one argument at 128 KiB.
+pub const INLINE_TOTAL_MAX: usize = 64 * 1024;
+
+/// One shell command printing, per path, `+` (a regular file) or `-` (missing), then for
+/// the present ones, in order, a `MODE USER:GROUP` line each (one `stat`) and a
+/// `SHA256  NAME` line each (one `sha256sum`).
+pub fn stat_command(paths: &[PathBuf]) -> String {
+    let list: Vec<String> = paths.iter().map(|p| quote_path(p)).collect();
+    format!(
+        "for f in {}; do if [ -f \"$f\" ]; then set -- \"$@\" \"$f\"; echo +; else echo -; fi; done; if [ $# -gt 0 ]; then stat -c '%a %U:%G' -- \"$@\" && sha256sum -- \"$@\"; fi",
+        list.join(" ")
+    )
+}
+
+/// Parses what [`stat_command`] printed for `paths`.
+pub fn parse_stat_output(
+    host: &str,
+    paths: &[PathBuf],
+    text: &str,
+) -> Result<Vec<Option<FileStat>>, Error> {
+    let facts = |message: String| Error::Facts {
+        host: host.to_string(),
+        message,
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() < paths.len() {
+        return Err(facts(format!(
+            "stat printed {} lines for {} paths",
+            lines.len(),
+            paths.len()
+        )));
+    }
+    let (marks, rest) = lines.split_at(paths.len());
+    let present = marks.iter().filter(|m| m.trim() == "+").count();
+    if rest.len() != 2 * present {
+        return Err(facts(format!(
+            "stat printed {} lines for {} present files",
+            rest.len(),
+            present
+        )));
+    }
+    let (stats, sums) = rest.split_at(present);
+    let mut found = stats.iter().zip(sums);
+    marks
+        .iter()
+        .zip(paths)
+        .map(|(mark, path)| match mark.trim() {
+            "-" => Ok(None),
+            "+" => {
+                let (stat, sum) = found
+                    .next()
+                    .ok_or_else(|| facts("stat output ended early".into()))?;
+                let mut parts = stat.split_whitespace();
+                let (Some(mode), Some(owner)) = (parts.next(), parts.next()) else {
+                    return Err(facts(format!(
+                        "cannot parse stat of {}: {stat:?}",
+                        path.display()
+                    )));
+                };
+                let mode = u32::from_str_radix(mode, 8)
+                    .map_err(|_| facts(format!("bad mode {mode:?} for {}", path.display())))?;
+                // sha256sum marks a line whose name it had to escape with a leading `\`.
+                let sha = sum
+                    .trim_start_matches('\\')
+                    .split_whitespace()
+                    .next()
+                    .filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .ok_or_else(|| {
+                        facts(format!(
+                            "cannot parse sha256sum of {}: {sum:?}",
+                            path.display()
+                        ))
+                    })?;
+                Ok(Some(FileStat {
+                    sha256: sha.to_string(),
+                    mode,
+                    owner: owner.to_string(),
+                }))
+            }
+            other => Err(facts(format!(
+                "cannot parse stat of {}: {other:?}",
+                path.display()
+            ))),
+        })
+        .collect()
+}
+
+/// A script writing `files` atomically, and the bytes to feed it on stdin.
+///
+/// Per target directory, a private staging directory is made next to the targets
+/// (`mktemp -d`, mode 700, same file system); each file is written there under its own
+/// name, then all get their modes and owners (one `chmod` per mode, one `chown` per
+/// owner), and one `mv` per directory renames them over their targets, each rename
+/// atomic. A failure leaves every target as it was before the failing step and removes
+/// the staging directories.
+///
+/// With `inline`, small text files that every user of the host may read anyway (mode has
+/// the others-read bit) travel inside the script, which is a command line anyone on the
+/// host can see in the process list. Everything else, keys and tokens above all, travels
+/// on stdin. Callers pass `inline = false` when the script runs through `sudo`, which logs
+/// whole command lines to the host's auth log.
+pub fn put_script(files: &[PutFile<'_>], inline: bool) -> (String, Vec<u8>) {
+    let mut dirs: Vec<&Path> = Vec::new();
+    for f in files {
+        let dir = parent(f.path);
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    let var = |dir: &Path| format!("d{}", dirs.iter().position(|d| *d == dir).unwrap_or(0));
+    let all: Vec<String> = (0..dirs.len()).map(|i| format!("\"$d{i}\"")).collect();
+    let all = all.join(" ");
+    let mut s = String::from("set -e; umask 077; ");
+    for i in 0..dirs.len() {
+        s.push_str(&format!("d{i}=; "));
+    }
+    s.push_str(&format!("trap 'rm -rf -- {all}' EXIT; "));
+    for (i, dir) in dirs.iter().enumerate() {
+        s.push_str(&format!(
+            "d{i}=$(mktemp -d {}); ",
+            quote_path(&dir.join(".kubin-XXXXXX"))
+        ));
+    }
+    let mut stdin = Vec::new();
+    let mut inline_total = 0usize;
+    let mut by_mode: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    let mut by_owner: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut by_dir: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for f in files {
+        let dir = parent(f.path);
+        let staged = format!("\"${}\"/{}", var(dir), quote(&base_name(f.path)));
+        let inline = inline
+            && f.mode & 0o004 != 0
+            && f.content.len() <= INLINE_FILE_MAX
+            && !f.content.contains(&0)
+            && std::str::from_utf8(f.content).is_ok()
+            && inline_total + f.content.len() <= INLINE_TOTAL_MAX;
+        if f.content.is_empty() {
+            s.push_str(&format!(": > {staged}; "));
+        } else if inline {
+            inline_total += f.content.len();
+            s.push_str(&format!(
+                "printf '%s' {} > {staged}; ",
+                quote_bytes(f.content)
+            ));
+        } else {
+            s.push_str(&format!(
+                "dd of={staged} bs={} count=1 iflag=fullblock status=none; ",
+                f.content.len()
+            ));
+            stdin.extend_from_slice(f.content);
+        }
+        by_mode.entry(f.mode).or_default().push(staged.clone());
+        if let Some(o) = f.owner {
+            by_owner.entry(o).or_default().push(staged.clone());
+        }
+        let d = dirs.iter().position(|d| *d == dir).unwrap_or(0);
+        by_dir.entry(d).or_default().push(staged);
+    }
+    for (mode, list) in &by_mode {
+        s.push_str(&format!("chmod {mode:o} -- {}; ", list.join(" ")));
+    }
+    for (owner, list) in &by_owner {
+        s.push_str(&format!("chown {} -- {}; ", quote(owner), list.join(" ")));
+    }
+    for (d, list) in &by_dir {
+        // The trailing slash makes `mv` fail rather than rename onto a missing directory.
+        let target = format!("{}/", dirs[*d].to_string_lossy().trim_end_matches('/'));
+        s.push_str(&format!("mv -f -- {} {}; ", list.join(" "), quote(&target)));
+    }
+    s.push_str(&format!("rmdir -- {all}; trap - EXIT"));
+    (s, stdin)
+}
+
+fn parent(p: &Path) -> &Path {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("/"),
+    }
+}
+
+fn base_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into())
+}
+
+/// Quotes UTF-8 content (no NUL) as one single-quoted shell word; single quotes keep
+/// every byte but `'` as is. Other content goes through stdin (see [`put_script`]).
+fn quote_bytes(content: &[u8]) -> String {
+    quote(&String::from_utf8_lossy(content))
+}
+
+#[cfg(test)]
+mod tests;

@@ -4,6 +4,7 @@
 //! [`ssh::SshTransport`] is the real one; [`recording::RecordingTransport`] is an in-memory
 //! double for fast tests that records every call and can be told to fail the Nth.
 
+pub mod known_hosts;
 pub mod recording;
 pub mod script;
 pub mod ssh;

@@ -2,6 +2,7 @@
 //! against known_hosts (strict or accept-new), key-file or agent authentication, and sudo
 //! for a non-root login.
 
+use super::known_hosts::{hashed_line, host_name};
 use super::script::put_script;
 use super::{CommandOutput, PutFile, Transport, quote, quote_path};
 use crate::Error;
@@ -70,36 +71,6 @@ fn key_type_name(t: HostKeyType) -> Option<&'static str> {
         HostKeyType::Ed25519 => "ssh-ed25519",
         HostKeyType::Unknown => return None,
     })
-}
-
-fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// The known_hosts name of a host: `addr` on port 22, `[addr]:port` otherwise.
-fn known_hosts_name(address: &str, port: u16) -> String {
-    if port == 22 {
-        address.to_string()
-    } else {
-        format!("[{address}]:{port}")
-    }
 }
 
 impl SshTransport {
@@ -230,22 +201,21 @@ fn check_host_key(host: &Host, session: &Session) -> Result<(), Error> {
         CheckResult::Match => Ok(()),
         CheckResult::Mismatch => Err(key_err(format!(
             "the key of {} CHANGED; refusing to connect (remove the old entry only if you know why it changed)",
-            known_hosts_name(&address, host.ssh.port)
+            host_name(&address, host.ssh.port)
         ))),
         CheckResult::Failure => Err(key_err("libssh2 could not check the key".into())),
         CheckResult::NotFound => match host.ssh.host_key_policy {
             HostKeyPolicy::Strict => Err(key_err(format!(
                 "{} is not in known_hosts (add its key, or set host_key_policy: accept-new)",
-                known_hosts_name(&address, host.ssh.port)
+                host_name(&address, host.ssh.port)
             ))),
             HostKeyPolicy::AcceptNew => {
                 let name = key_type_name(key_type)
                     .ok_or_else(|| key_err("unknown host key type".into()))?;
-                let line = format!(
-                    "{} {name} {}\n",
-                    known_hosts_name(&address, host.ssh.port),
-                    base64(key)
-                );
+                let mut salt = [0u8; 20];
+                ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
+                    .map_err(|_| key_err("no randomness for the known_hosts salt".into()))?;
+                let line = hashed_line(&host_name(&address, host.ssh.port), &salt, name, key);
                 if let Some(dir) = known_hosts.parent() {
                     std::fs::create_dir_all(dir)
                         .map_err(|e| key_err(format!("cannot create {}: {e}", dir.display())))?;
@@ -357,25 +327,5 @@ impl Transport for SshTransport {
                 stderr: out.stderr_excerpt(400),
             }),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_matches_the_standard_alphabet() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
-    }
-
-    #[test]
-    fn known_hosts_names() {
-        assert_eq!(known_hosts_name("10.0.0.1", 22), "10.0.0.1");
-        assert_eq!(known_hosts_name("127.0.0.1", 2222), "[127.0.0.1]:2222");
     }
 }

@@ -56,3 +56,23 @@ pub fn run_ok(inventory: &Path, args: &[&str]) -> String {
     );
     text(&out)
 }
+
+/// The final JSON report of a `kubin ... --output json` run (its last stdout line).
+#[track_caller]
+pub fn json_report(out: &std::process::Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().expect("a report line");
+    let v: serde_json::Value = serde_json::from_str(last).expect("the report is JSON");
+    assert_eq!(v["event"], "report", "{last}");
+    v
+}
+
+/// How many changes a JSON report lists, over all hosts.
+pub fn report_changes(report: &serde_json::Value) -> usize {
+    report["hosts"]
+        .as_object()
+        .expect("hosts in the report")
+        .values()
+        .map(|h| h["changes"].as_array().map_or(0, Vec::len))
+        .sum()
+}

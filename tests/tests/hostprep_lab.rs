@@ -6,7 +6,7 @@ use lab::{Lab, LabConfig};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
-use tests::kubin::kubin_bin as kubin;
+use tests::kubin::{json_report, kubin_bin as kubin, report_changes};
 
 const HOSTS: [&str; 3] = ["k8s-master1", "k8s-node1", "k8s-node2"];
 
@@ -38,24 +38,6 @@ fn preflight(lab: &Lab) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-/// The final JSON report of `kubin prepare --output json`.
-fn report(out: &Output) -> Value {
-    let text = String::from_utf8_lossy(&out.stdout);
-    let last = text.lines().last().expect("a report line");
-    let v: Value = serde_json::from_str(last).unwrap();
-    assert_eq!(v["event"], "report", "{last}");
-    v
-}
-
-fn changes(report: &Value) -> usize {
-    report["hosts"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|h| h["changes"].as_array().unwrap().len())
-        .sum()
 }
 
 fn link(lab: &Lab, host: &str, state: &str) {
@@ -171,7 +153,7 @@ fn prepare_three_lab_hosts() {
     // A re-run changes nothing.
     let again = prepare(&lab, &["--output", "json"]);
     assert!(again.status.success());
-    assert_eq!(changes(&report(&again)), 0);
+    assert_eq!(report_changes(&json_report(&again)), 0);
 
     // Break something everywhere, then cut k8s-node2's link while the run is under way.
     for h in HOSTS {
@@ -237,6 +219,6 @@ fn prepare_three_lab_hosts() {
     .unwrap();
     let last = prepare(&lab, &["--output", "json"]);
     assert!(last.status.success());
-    assert_eq!(changes(&report(&last)), 0);
+    assert_eq!(report_changes(&json_report(&last)), 0);
     lab.down().expect("lab down");
 }

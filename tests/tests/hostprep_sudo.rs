@@ -7,13 +7,12 @@
 use hostprep::{PutFile, SshTransport, Transport};
 use inventory::Inventory;
 use lab::{Lab, LabConfig};
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use tests::kubin::{kubin_bin as kubin, text};
+use tests::kubin::{json_report, kubin_bin as kubin, report_changes, text};
 
 /// Makes `user` on `host`, able to log in with the lab key; with `sudo`, a NOPASSWD entry.
 fn add_user(lab: &Lab, host: &str, user: &str, sudo: bool) {
@@ -80,19 +79,6 @@ fn kubin_bounded(inventory: &Path, args: &[&str]) -> Output {
     );
     eprintln!("kubin {args:?}: {}\n{}", out.status, text(&out));
     out
-}
-
-fn changes(out: &Output) -> usize {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let last = stdout.lines().last().expect("a report line");
-    let v: Value = serde_json::from_str(last).unwrap();
-    assert_eq!(v["event"], "report", "{last}");
-    v["hosts"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|h| h["changes"].as_array().unwrap().len())
-        .sum()
 }
 
 #[test]
@@ -173,7 +159,7 @@ fn prepare_as_a_sudo_user_and_refuse_one_without_sudo() {
     assert!(pf.status.success(), "{}", text(&pf));
     let first = kubin_bounded(&ops, &["prepare", "--timeout", "30", "--output", "json"]);
     assert!(first.status.success(), "{}", text(&first));
-    assert!(changes(&first) > 0);
+    assert!(report_changes(&json_report(&first)) > 0);
     for h in &names {
         assert_eq!(
             lab.ssh_ok(h, "cat /etc/hostname").unwrap(),
@@ -212,7 +198,7 @@ fn prepare_as_a_sudo_user_and_refuse_one_without_sudo() {
     }
     let again = kubin_bounded(&ops, &["prepare", "--timeout", "30", "--output", "json"]);
     assert!(again.status.success(), "{}", text(&again));
-    assert_eq!(changes(&again), 0, "{}", text(&again));
+    assert_eq!(report_changes(&json_report(&again)), 0, "{}", text(&again));
 
     // Without sudo rights: a clear error per host, no hang, nothing changed.
     for h in &names {

@@ -18,7 +18,7 @@ pub mod online;
 pub mod render;
 pub mod restore;
 
-pub use deploy::{Binaries, MemberCerts, plan_deploy};
+pub use deploy::{Binaries, MemberCerts, needs_restart, plan_deploy, plan_member_start};
 pub use error::Error;
 pub use health::{EndpointHealth, HealthReport, Problem, Verdict};
 pub use layout::Layout;

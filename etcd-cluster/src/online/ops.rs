@@ -221,7 +221,7 @@ fn parse_id(id: &str) -> Result<u64, Error> {
     })
 }
 
-/// How long [`member_add`] retries while etcd calls the cluster unhealthy.
+/// How long [`member_add`] and [`member_remove`] retry while etcd calls the cluster unhealthy.
 pub const ADD_RETRY: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Adds a member with `peer_url` (as a learner when asked); returns the new member and the
@@ -236,26 +236,11 @@ pub async fn member_add(
     if learner {
         options = options.with_is_learner();
     }
-    // etcd's strict reconfiguration check refuses a change ("unhealthy cluster") until
-    // every member has been connected for 5 s, e.g. right after a start: retry, bounded.
-    let deadline = tokio::time::Instant::now() + ADD_RETRY;
-    let r = loop {
-        match bounded(
-            "member add",
-            target.timeouts.request,
-            c.member_add([peer_url], Some(options.clone())),
-        )
-        .await
-        {
-            Err(Problem::Rpc { detail, .. })
-                if detail.contains("unhealthy cluster")
-                    && tokio::time::Instant::now() < deadline =>
-            {
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            }
-            other => break other.map_err(|p| endpoint_err(&endpoint, p))?,
-        }
-    };
+    let r = reconfigure("member add", target, async || {
+        c.member_add([peer_url], Some(options.clone())).await
+    })
+    .await
+    .map_err(|p| endpoint_err(&endpoint, p))?;
     let added = r.member().map(live).ok_or_else(|| Error::Member {
         member: peer_url.into(),
         message: "the cluster did not return the added member".into(),
@@ -282,12 +267,31 @@ pub async fn member_promote(target: &Target, id: &str) -> Result<(), Error> {
 pub async fn member_remove(target: &Target, id: &str) -> Result<(), Error> {
     let raw = parse_id(id)?;
     let (endpoint, mut c) = first_client(target).await?;
-    bounded(
-        "member remove",
-        target.timeouts.request,
-        c.member_remove(raw),
-    )
-    .await
-    .map_err(|p| endpoint_err(&endpoint, p))?;
+    reconfigure("member remove", target, async || c.member_remove(raw).await)
+        .await
+        .map_err(|p| endpoint_err(&endpoint, p))?;
     Ok(())
+}
+
+/// A membership change, retried for up to [`ADD_RETRY`] while etcd's strict
+/// reconfiguration check refuses it ("unhealthy cluster"): etcd allows a change only once
+/// every member has been connected for 5 s, which is not yet so right after a member
+/// started or restarted.
+async fn reconfigure<T>(
+    call: &str,
+    target: &Target,
+    mut attempt: impl AsyncFnMut() -> Result<T, etcd_client::Error>,
+) -> Result<T, Problem> {
+    let deadline = tokio::time::Instant::now() + ADD_RETRY;
+    loop {
+        match bounded(call, target.timeouts.request, attempt()).await {
+            Err(Problem::Rpc { detail, .. })
+                if detail.contains("unhealthy cluster")
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            other => return other,
+        }
+    }
 }

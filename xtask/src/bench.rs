@@ -1,6 +1,7 @@
 //! `cargo xtask bench`: kubin side by side with the reference tool, in one run.
 
 mod apply;
+mod cpu;
 mod etcd;
 mod pki;
 

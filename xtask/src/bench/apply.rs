@@ -3,19 +3,20 @@
 //! from PyPI, in a venv under /var/cache/kubin) running the equivalent playbook; first run
 //! and no-change re-run, in one session, with times and ratios.
 
+mod probe;
+
+use super::cpu;
 use anyhow::{Context, Result, bail, ensure};
-use hostprep::{
-    ApplyOptions, CommandOutput, Event, FileStat, Observer, Output, PutFile, Transport,
-};
+use hostprep::{ApplyOptions, Output, Transport};
 use inventory::Inventory;
 use lab::{Lab, LabConfig};
 use plan::{DirSpec, FileSpec, HostSteps, Plan, Step, UnitSpec};
-use std::collections::BTreeMap;
+use probe::{Counting, StepTimes};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The venv ansible-core is installed into.
@@ -163,161 +164,14 @@ fn kubin_plan(hosts: &[String], tag: &str) -> Plan {
     )
 }
 
-/// A transport that counts its round trips (each call is one SSH exec channel) and the
-/// time spent in them, around the real one.
-struct Counting {
-    inner: Box<dyn Transport>,
-    calls: Arc<AtomicUsize>,
-}
-
-impl Counting {
-    fn count<T>(&mut self, f: impl FnOnce(&mut dyn Transport) -> T) -> T {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        f(self.inner.as_mut())
-    }
-}
-
-impl Transport for Counting {
-    fn host(&self) -> &str {
-        self.inner.host()
-    }
-    fn run(&mut self, command: &str) -> Result<CommandOutput, hostprep::Error> {
-        self.count(|t| t.run(command))
-    }
-    fn put_file(
-        &mut self,
-        path: &Path,
-        content: &[u8],
-        mode: u32,
-        owner: Option<&str>,
-    ) -> Result<(), hostprep::Error> {
-        self.count(|t| t.put_file(path, content, mode, owner))
-    }
-    fn put_files(&mut self, files: &[PutFile<'_>]) -> Result<(), hostprep::Error> {
-        self.count(|t| t.put_files(files))
-    }
-    fn read_file(&mut self, path: &Path) -> Result<Option<Vec<u8>>, hostprep::Error> {
-        self.count(|t| t.read_file(path))
-    }
-    fn stat_files(&mut self, paths: &[PathBuf]) -> Result<Vec<Option<FileStat>>, hostprep::Error> {
-        self.count(|t| t.stat_files(paths))
-    }
-    fn copy_file(&mut self, from: &Path, to: &Path) -> Result<(), hostprep::Error> {
-        self.count(|t| t.copy_file(from, to))
-    }
-}
-
-/// Per step kind, the time each host spent in it (start to finish events).
-#[derive(Default)]
-struct StepTimes {
-    started: Mutex<BTreeMap<(String, String), Instant>>,
-    spent: Mutex<BTreeMap<&'static str, Vec<Duration>>>,
-}
-
-fn step_kind(step: &str) -> &'static str {
-    if step.starts_with("directory ") {
-        "directory"
-    } else if step.starts_with("unit ") {
-        "unit"
-    } else if step.contains("/file00.conf") {
-        // The first file step stats all 21 files and writes those that differ.
-        "files (stat + write)"
-    } else {
-        "other files"
-    }
-}
-
-impl Observer for StepTimes {
-    fn event(&self, event: &Event) {
-        match event {
-            Event::StepStarted { host, step, .. } => {
-                if let Ok(mut m) = self.started.lock() {
-                    m.insert((host.clone(), step.clone()), Instant::now());
-                }
-            }
-            Event::StepFinished { host, step, .. } => {
-                let start = self
-                    .started
-                    .lock()
-                    .ok()
-                    .and_then(|mut m| m.remove(&(host.clone(), step.clone())));
-                if let (Some(start), Ok(mut spent)) = (start, self.spent.lock()) {
-                    spent
-                        .entry(step_kind(step))
-                        .or_default()
-                        .push(start.elapsed());
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-impl StepTimes {
-    /// `kind: mean/max ms` per step kind, summed over a host's steps of that kind.
-    fn summary(&self, hosts: usize) -> String {
-        let Ok(spent) = self.spent.lock() else {
-            return String::new();
-        };
-        spent
-            .iter()
-            .map(|(kind, ds)| {
-                let total: f64 = ds.iter().map(Duration::as_secs_f64).sum();
-                let max = ds.iter().map(Duration::as_secs_f64).fold(0.0, f64::max);
-                format!(
-                    "{kind} {:.0}/{:.0} ms",
-                    total * 1000.0 / hosts.max(1) as f64,
-                    max * 1000.0
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-/// CPU time used so far by each lab machine (its cgroup's `usage_usec`), in seconds.
-fn machine_cpu(lab: &Lab) -> BTreeMap<String, f64> {
-    let base = Path::new("/sys/fs/cgroup/unified/kubin-lab").join(lab.name());
-    let base = if base.exists() {
-        base
-    } else {
-        Path::new("/sys/fs/cgroup/kubin-lab").join(lab.name())
-    };
-    lab.hosts()
-        .iter()
-        .filter_map(|h| {
-            let text = std::fs::read_to_string(base.join(&h.machine).join("cpu.stat")).ok()?;
-            let usec: f64 = text
-                .lines()
-                .find_map(|l| l.strip_prefix("usage_usec "))?
-                .trim()
-                .parse()
-                .ok()?;
-            Some((h.name.clone(), usec / 1e6))
-        })
-        .collect()
-}
-
-/// This process's CPU time (user + system, all threads), in seconds.
-fn own_cpu() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // Fields after the command name: utime and stime are the 12th and 13th.
-    let after = stat.rsplit(')').next().unwrap_or_default();
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 /// One kubin run: connect to the hosts and apply; returns the time and the change count,
 /// and prints how much of the time connecting took, the round trips per host, the time
 /// per step kind, and the CPU time the machines and kubin used.
 fn kubin_run(lab: &Lab, inv: &Inventory, hosts: &[String], tag: &str) -> Result<(Duration, usize)> {
     let plan = kubin_plan(hosts, tag);
     let names: Vec<&str> = hosts.iter().map(String::as_str).collect();
-    let cpu_before = machine_cpu(lab);
-    let own_before = own_cpu();
+    let cpu_before = cpu::lab_machines_secs(lab);
+    let own_before = cpu::process_secs();
     let calls = Arc::new(AtomicUsize::new(0));
     let times = StepTimes::default();
     let start = Instant::now();
@@ -342,8 +196,8 @@ fn kubin_run(lab: &Lab, inv: &Inventory, hosts: &[String], tag: &str) -> Result<
     let report = hostprep::apply_with(&plan, &mut transports, &opts, &times);
     let took = start.elapsed();
     drop(transports);
-    let own = own_cpu() - own_before;
-    let cpu_after = machine_cpu(lab);
+    let own = cpu::process_secs() - own_before;
+    let cpu_after = cpu::lab_machines_secs(lab);
     let used: f64 = hosts
         .iter()
         .filter_map(|h| Some(cpu_after.get(h)? - cpu_before.get(h)?))

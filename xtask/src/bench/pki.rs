@@ -6,6 +6,7 @@
 //! shared machine) and what kubin's key generation alone costs, which bounds kubin's rate: an
 //! RSA key is almost all of an RSA certificate's cost.
 
+use super::cpu;
 use anyhow::{Context, Result, bail, ensure};
 use pki::{Ca, CsrRequest, KeySpec, PrivateKey, SigningConfig, store};
 use rayon::prelude::*;
@@ -44,44 +45,6 @@ fn leaf_csr(algo: &str, size: u32) -> String {
     format!(
         r#"{{"CN":"etcd","hosts":["192.168.31.63","192.168.31.65","192.168.31.66"],"key":{{"algo":"{algo}","size":{size}}},"names":[{{"C":"CN","L":"BeiJing","ST":"BeiJing"}}]}}"#
     )
-}
-
-/// Fields of /proc/self/stat after the command name (which is in parentheses and may hold
-/// spaces).
-fn stat_fields() -> Vec<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    rest.split_whitespace()
-        .map(|v| v.parse().unwrap_or(0.0))
-        .collect()
-}
-
-/// CPU seconds used so far by this process's threads. Read from each thread's schedstat
-/// (nanoseconds), as a kubin ECDSA round uses only tens of milliseconds; falls back to
-/// /proc/self/stat's clock ticks of 1/100 s.
-fn own_cpu_secs() -> f64 {
-    let from_schedstat = || -> Option<f64> {
-        let mut ns = 0u64;
-        for task in std::fs::read_dir("/proc/self/task").ok()? {
-            let text = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
-            ns += text.split_whitespace().next()?.parse::<u64>().ok()?;
-        }
-        Some(ns as f64 / 1e9)
-    };
-    from_schedstat().unwrap_or_else(|| {
-        let f = stat_fields();
-        // utime and stime are fields 14 and 15, i.e. 11 and 12 after the ')'.
-        let get = |i: usize| f.get(i).copied().unwrap_or(0.0) / 100.0;
-        get(11) + get(12)
-    })
-}
-
-/// CPU seconds used so far by this process's reaped children (cutime + cstime, fields 16 and
-/// 17 of /proc/self/stat, in ticks of 1/100 s).
-fn children_cpu_secs() -> f64 {
-    let f = stat_fields();
-    let get = |i: usize| f.get(i).copied().unwrap_or(0.0) / 100.0;
-    get(13) + get(14)
 }
 
 /// One tool's figures for one algorithm and round.
@@ -125,7 +88,7 @@ fn sh(dir: &Path, script: &str) -> Result<()> {
 
 /// kubin: the CA, then every leaf in parallel, each written as cfssljson would.
 fn kubin(dir: &Path, algo: &str, size: u32, leaves: usize) -> Result<Figures> {
-    let cpu = own_cpu_secs();
+    let cpu = cpu::live_threads_secs();
     let start = Instant::now();
     let rng = pki::new_rng();
     let ca_req = CsrRequest::from_json(&ca_csr(algo, size), "ca-csr.json")?;
@@ -143,7 +106,7 @@ fn kubin(dir: &Path, algo: &str, size: u32, leaves: usize) -> Result<Figures> {
             Ok(())
         })?;
     let secs = start.elapsed().as_secs_f64();
-    let cpu = own_cpu_secs() - cpu;
+    let cpu = cpu::live_threads_secs() - cpu;
     sh(dir, "openssl verify -CAfile ca.pem leaf-0.pem >/dev/null")?;
     Ok(Figures::new(leaves + 1, secs, cpu))
 }
@@ -153,7 +116,7 @@ fn cfssl(dir: &Path, algo: &str, size: u32, leaves: usize) -> Result<Figures> {
     std::fs::write(dir.join("ca-csr.json"), ca_csr(algo, size))?;
     std::fs::write(dir.join("csr.json"), leaf_csr(algo, size))?;
     std::fs::write(dir.join("ca-config.json"), CA_CONFIG)?;
-    let cpu = children_cpu_secs();
+    let cpu = cpu::children_secs();
     let start = Instant::now();
     sh(
         dir,
@@ -169,7 +132,7 @@ fn cfssl(dir: &Path, algo: &str, size: u32, leaves: usize) -> Result<Figures> {
         )?;
     }
     let secs = start.elapsed().as_secs_f64();
-    let cpu = children_cpu_secs() - cpu;
+    let cpu = cpu::children_secs() - cpu;
     sh(dir, "openssl verify -CAfile ca.pem leaf-0.pem >/dev/null")?;
     Ok(Figures::new(leaves + 1, secs, cpu))
 }
@@ -178,13 +141,13 @@ fn cfssl(dir: &Path, algo: &str, size: u32, leaves: usize) -> Result<Figures> {
 /// per certificate.
 fn keygen(algo: &str, size: u32, count: usize) -> Result<Figures> {
     let spec = KeySpec::from_cfssl(algo, size, "bench")?;
-    let cpu = own_cpu_secs();
+    let cpu = cpu::live_threads_secs();
     let start = Instant::now();
     (0..count)
         .into_par_iter()
         .try_for_each(|_| PrivateKey::generate(spec).map(drop))?;
     let secs = start.elapsed().as_secs_f64();
-    Ok(Figures::new(count, secs, own_cpu_secs() - cpu))
+    Ok(Figures::new(count, secs, cpu::live_threads_secs() - cpu))
 }
 
 fn rates(rounds: &[Figures]) -> String {

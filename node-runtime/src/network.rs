@@ -1,0 +1,181 @@
+//! The daemonless pod network on one host (hosts on one L2 segment): the node's CNI
+//! conflist, routes to every other node's pod subnet through that node, and a boot unit
+//! that restores them. Flannel does the same with a daemon and leases; this needs neither.
+
+use crate::adjust::{Adjustment, Target};
+use crate::bundle::RuntimeBundle;
+use crate::cni::{conflist, render_conflist};
+use crate::facts::RuntimeFacts;
+use crate::layout::{CNI_CONF_DIR, CNI_CONFLIST, ROUTES_SCRIPT, ROUTES_UNIT};
+use crate::routes::{self, Route};
+use crate::runtime::HostPlan;
+use crate::subnets::{NodeSubnet, pod_subnets};
+use crate::Error;
+use inventory::{Host, Inventory, Role};
+use plan::{DirSpec, FileSpec, Step, UnitSpec};
+use std::net::IpAddr;
+
+/// When a node gets a route for the service range on its interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ServiceRoute {
+    /// Never.
+    Never,
+    /// On nodes without a default route (the lab's machines): there a connection to a
+    /// ClusterIP fails with "network unreachable" before kube-proxy's DNAT sees it.
+    #[default]
+    WithoutDefaultRoute,
+    /// On every node.
+    Always,
+}
+
+/// Choices for the pod network beyond the inventory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetworkOptions {
+    /// The service-range route.
+    pub service_route: ServiceRoute,
+    /// Masquerade pod traffic leaving the pod range (needs `iptables` on the nodes, as
+    /// kube-proxy does).
+    pub masquerade: bool,
+}
+
+impl Default for NetworkOptions {
+    fn default() -> Self {
+        Self {
+            service_route: ServiceRoute::default(),
+            masquerade: true,
+        }
+    }
+}
+
+/// The hosts that take part in the pod network: masters (the apiserver reaches pods) and
+/// nodes, in file order.
+pub fn network_hosts(inv: &Inventory) -> impl Iterator<Item = &Host> {
+    inv.hosts
+        .iter()
+        .filter(|h| h.has(Role::Master) || h.has(Role::Node))
+}
+
+/// The pod network's steps on `host` (a master or node): on a node, its conflist and the
+/// masquerading rule; on both, a route to every other node's subnet, the removal of routes
+/// to nodes no longer in the inventory, the service route if chosen, and the boot unit.
+pub fn plan_pod_network(
+    inv: &Inventory,
+    host: &str,
+    facts: &RuntimeFacts,
+    bundle: &RuntimeBundle,
+    options: &NetworkOptions,
+) -> Result<HostPlan, Error> {
+    let h = network_hosts(inv)
+        .find(|h| h.name == host)
+        .ok_or_else(|| Error::NotAHost {
+            host: host.to_string(),
+            wanted: "master or node",
+        })?;
+    let address = match h.address {
+        IpAddr::V4(a) => a,
+        IpAddr::V6(address) => {
+            return Err(Error::Ipv6Host {
+                host: host.to_string(),
+                address,
+            });
+        }
+    };
+    let portmap = bundle.has_cni("portmap");
+    let subnets = pod_subnets(inv)?;
+    let pod_cidr = inv.network.pod_cidr.trunc();
+    let own: Option<&NodeSubnet> = subnets.iter().find(|n| n.host == host);
+    let mut steps = Vec::new();
+    let mut adjustments = Vec::new();
+    let mut commands = Vec::new();
+    if let Some(own) = own {
+        if let Some(by) = &own.displaced_by {
+            adjustments.push(Adjustment::new(
+                Target::PodNetwork,
+                format!("pod subnet {} instead of {}", own.subnet, own.preferred),
+                format!(
+                    "{} (which {} maps to) is taken by {by}; this subnet moves if a host before {host} in the inventory is removed or inserted",
+                    own.preferred, own.address
+                ),
+            ));
+        }
+        steps.push(Step::Directory(DirSpec {
+            path: CNI_CONF_DIR.into(),
+            mode: 0o755,
+        }));
+        steps.push(Step::File(FileSpec::new(
+            CNI_CONFLIST,
+            render_conflist(&conflist(own.subnet, portmap)),
+            0o644,
+        )));
+        if !portmap {
+            adjustments.push(Adjustment::new(
+                Target::PodNetwork,
+                "no portmap in the conflist",
+                "the bundle has no portmap plugin: pods' hostPort does not work",
+            ));
+        }
+    }
+    let others: Vec<&NodeSubnet> = subnets.iter().filter(|n| n.host != host).collect();
+    for n in &others {
+        commands.push(routes::route_command(&Route::Via {
+            subnet: n.subnet,
+            gateway: n.address,
+            node: n.host.clone(),
+        }));
+    }
+    let keep: Vec<_> = others.iter().map(|n| n.subnet).collect();
+    commands.push(routes::prune_command(pod_cidr, &keep));
+    if let Some(own) = own {
+        let wanted = match options.service_route {
+            ServiceRoute::Never => false,
+            ServiceRoute::WithoutDefaultRoute => !facts.default_route,
+            ServiceRoute::Always => true,
+        };
+        if wanted {
+            let dev = facts.interface.clone().ok_or_else(|| Error::MissingFact {
+                host: host.to_string(),
+                fact: "interface",
+                why: "the service-range route goes on the interface holding the host's address",
+            })?;
+            let services = inv.kubernetes.service_cidr.trunc();
+            commands.push(routes::route_command(&Route::OnLink {
+                subnet: services,
+                dev: dev.clone(),
+            }));
+            adjustments.push(Adjustment::new(
+                Target::PodNetwork,
+                format!("route {services} dev {dev}"),
+                if facts.default_route {
+                    "the service-range route was asked for on every node".to_string()
+                } else {
+                    "the host has no default route: a connection to a ClusterIP would fail before kube-proxy's DNAT".to_string()
+                },
+            ));
+        }
+        if options.masquerade {
+            commands.push(routes::masquerade_command(own.subnet, pod_cidr));
+        }
+    }
+    let script = inv.paths.kubernetes_bin.join(ROUTES_SCRIPT);
+    let unit_file = inv.paths.systemd_units.join(ROUTES_UNIT);
+    steps.extend(commands.iter().cloned().map(Step::Command));
+    steps.push(Step::Directory(DirSpec {
+        path: inv.paths.kubernetes_bin.clone(),
+        mode: 0o755,
+    }));
+    steps.push(Step::File(FileSpec::new(
+        &script,
+        routes::render_script(host, address, &commands),
+        0o755,
+    )));
+    steps.push(Step::File(FileSpec::new(
+        &unit_file,
+        routes::render_unit(&script),
+        0o644,
+    )));
+    steps.push(Step::Unit(UnitSpec::running(
+        ROUTES_UNIT,
+        vec![script.clone(), unit_file],
+    )));
+    Ok(HostPlan { steps, adjustments })
+}

@@ -110,10 +110,7 @@ pub fn containerd_config(facts: &RuntimeFacts, sandbox_image: &str) -> (Containe
         adjustments.push(Adjustment::new(
             Target::Containerd,
             "snapshotter native",
-            format!(
-                "{CONTAINERD_ROOT} is on {}, which overlayfs cannot use as an upperdir",
-                facts.containerd_fs.trim()
-            ),
+            format!("{CONTAINERD_ROOT} is on overlayfs, which overlayfs cannot use as an upperdir"),
         ));
         "native"
     } else {
@@ -252,3 +249,6 @@ pub fn render_unit() -> String {
          WantedBy=multi-user.target\n"
     )
 }
+
+#[cfg(test)]
+mod tests;

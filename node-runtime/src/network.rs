@@ -179,3 +179,6 @@ pub fn plan_pod_network(
     )));
     Ok(HostPlan { steps, adjustments })
 }
+
+#[cfg(test)]
+mod tests;

@@ -95,7 +95,10 @@ impl RuntimeBundle {
             }
         }
         for (what, names) in [
-            ("containerd binary", self.containerd_bin.keys().collect::<Vec<_>>()),
+            (
+                "containerd binary",
+                self.containerd_bin.keys().collect::<Vec<_>>(),
+            ),
             ("CNI plugin", self.cni_plugins.keys().collect()),
         ] {
             for n in names {
@@ -148,7 +151,9 @@ fn is_reference_char(c: char) -> bool {
 
 fn is_digest(d: &str) -> bool {
     d.strip_prefix("sha256:").is_some_and(|h| {
-        h.len() == 64 && h.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+        h.len() == 64
+            && h.chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
     })
 }
 

@@ -1,12 +1,12 @@
 //! containerd's `config.toml` (version 2, containerd 1.x) chosen for a host's facts, and
 //! containerd's upstream systemd unit.
 
+use crate::Error;
 use crate::adjust::{Adjustment, KubeletSetting, Target};
 use crate::facts::RuntimeFacts;
 use crate::layout::{
     CNI_BIN_DIR, CNI_CONF_DIR, CONTAINERD_BIN_DIR, CONTAINERD_ROOT, CONTAINERD_STATE, RUNC,
 };
-use crate::Error;
 use inventory::Version;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -104,7 +104,10 @@ pub struct Cni {
 /// - `SystemdCgroup = true` always, so the kubelet's cgroup driver must be systemd;
 /// - `sandbox_image` named here because kubelet 1.20 ignores `--pod-infra-container-image`
 ///   with a remote runtime.
-pub fn containerd_config(facts: &RuntimeFacts, sandbox_image: &str) -> (ContainerdConfig, Vec<Adjustment>) {
+pub fn containerd_config(
+    facts: &RuntimeFacts,
+    sandbox_image: &str,
+) -> (ContainerdConfig, Vec<Adjustment>) {
     let mut adjustments = Vec::new();
     let snapshotter = if facts.containerd_on_overlay() {
         adjustments.push(Adjustment::new(
@@ -161,7 +164,10 @@ pub fn containerd_config(facts: &RuntimeFacts, sandbox_image: &str) -> (Containe
 
 /// Refuses containerd releases whose config kubin does not write or that cannot serve the
 /// kubelet, and returns the kubelet adjustments the pair needs.
-pub fn version_adjustments(containerd: Version, kubelet: Version) -> Result<Vec<Adjustment>, Error> {
+pub fn version_adjustments(
+    containerd: Version,
+    kubelet: Version,
+) -> Result<Vec<Adjustment>, Error> {
     let refuse = |reason: &str| Error::Versions {
         containerd,
         kubelet,
@@ -202,7 +208,10 @@ pub fn render_config(
         source: Box::new(e),
     })?;
     let mut s = format!("# containerd's config, written by kubin for {host}.\n");
-    for a in adjustments.iter().filter(|a| a.target == Target::Containerd) {
+    for a in adjustments
+        .iter()
+        .filter(|a| a.target == Target::Containerd)
+    {
         s.push_str(&format!("# {}: {}.\n", a.what, a.why));
     }
     s.push('\n');

@@ -32,7 +32,9 @@ pub enum Error {
         reason: String,
     },
     /// The daemonless pod network routes IPv4 pod subnets through IPv4 node addresses.
-    #[error("host {host:?} has the IPv6 address {address}; the daemonless pod network needs IPv4 node addresses")]
+    #[error(
+        "host {host:?} has the IPv6 address {address}; the daemonless pod network needs IPv4 node addresses"
+    )]
     Ipv6Host {
         /// The host.
         host: String,
@@ -48,7 +50,9 @@ pub enum Error {
         subnet_len: u8,
     },
     /// There are more nodes than free per-node subnets.
-    #[error("the pod range {pod_cidr} has {free} free /{subnet_len} subnets for {nodes} nodes; use a larger pod range or a longer network.flannel.subnet_len")]
+    #[error(
+        "the pod range {pod_cidr} has {free} free /{subnet_len} subnets for {nodes} nodes; use a larger pod range or a longer network.flannel.subnet_len"
+    )]
     PodRangeFull {
         /// The pod range.
         pod_cidr: Ipv4Net,

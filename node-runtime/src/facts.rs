@@ -86,7 +86,9 @@ mod tests {
         assert_eq!(f.container.as_deref(), Some("systemd-nspawn"));
         assert_eq!(f.interface.as_deref(), Some("host0"));
         assert!(!f.ipvs && !f.default_route);
-        let bare = parse_gathered("containerd_fs=ext2/ext3\ncan_lower_oom_score=1\ncontainer=none\nipvs=1\ninterface=\ndefault_route=1\n");
+        let bare = parse_gathered(
+            "containerd_fs=ext2/ext3\ncan_lower_oom_score=1\ncontainer=none\nipvs=1\ninterface=\ndefault_route=1\n",
+        );
         assert!(!bare.containerd_on_overlay());
         assert_eq!(bare.container, None);
         assert_eq!(bare.interface, None);

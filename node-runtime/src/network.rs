@@ -2,6 +2,7 @@
 //! conflist, routes to every other node's pod subnet through that node, and a boot unit
 //! that restores them. Flannel does the same with a daemon and leases; this needs neither.
 
+use crate::Error;
 use crate::adjust::{Adjustment, Target};
 use crate::bundle::RuntimeBundle;
 use crate::cni::{conflist, render_conflist};
@@ -10,7 +11,6 @@ use crate::layout::{CNI_CONF_DIR, CNI_CONFLIST, ROUTES_SCRIPT, ROUTES_UNIT};
 use crate::routes::{self, Route};
 use crate::runtime::HostPlan;
 use crate::subnets::{NodeSubnet, pod_subnets};
-use crate::Error;
 use inventory::{Host, Inventory, Role};
 use plan::{DirSpec, FileSpec, Step, UnitSpec};
 use std::net::IpAddr;
@@ -181,4 +181,4 @@ pub fn plan_pod_network(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

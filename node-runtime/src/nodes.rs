@@ -1,12 +1,12 @@
 //! The whole cluster's node side as one plan: the runtime on every node, then the pod
 //! network on every master and node.
 
+use crate::Error;
 use crate::adjust::Adjustment;
 use crate::bundle::RuntimeBundle;
 use crate::facts::RuntimeFacts;
 use crate::network::{NetworkOptions, network_hosts, plan_pod_network};
 use crate::runtime::plan_runtime;
-use crate::Error;
 use inventory::{Inventory, Role};
 use plan::{HostSteps, Phase, Plan};
 use std::collections::BTreeMap;
@@ -39,7 +39,10 @@ pub fn plan_nodes(
     let mut runtime = Vec::new();
     for h in inv.with_role(Role::Node) {
         let p = plan_runtime(inv, &h.name, facts_of(&h.name)?, bundle)?;
-        adjustments.entry(h.name.clone()).or_default().extend(p.adjustments);
+        adjustments
+            .entry(h.name.clone())
+            .or_default()
+            .extend(p.adjustments);
         runtime.push(HostSteps {
             host: h.name.clone(),
             steps: p.steps,
@@ -48,7 +51,10 @@ pub fn plan_nodes(
     let mut network = Vec::new();
     for h in network_hosts(inv) {
         let p = plan_pod_network(inv, &h.name, facts_of(&h.name)?, bundle, options)?;
-        adjustments.entry(h.name.clone()).or_default().extend(p.adjustments);
+        adjustments
+            .entry(h.name.clone())
+            .or_default()
+            .extend(p.adjustments);
         network.push(HostSteps {
             host: h.name.clone(),
             steps: p.steps,
@@ -69,4 +75,87 @@ pub fn plan_nodes(
         },
         adjustments,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::tests::lab_bundle;
+    use crate::network::tests::nspawn;
+    use crate::tests::inv;
+
+    fn lab() -> Inventory {
+        inv(&[("roles: [master, etcd]", "roles: [master, etcd, node]")])
+    }
+
+    fn all_facts(inv: &Inventory) -> BTreeMap<String, RuntimeFacts> {
+        inv.hosts
+            .iter()
+            .map(|h| (h.name.clone(), nspawn()))
+            .collect()
+    }
+
+    #[test]
+    fn the_lab_cluster_in_two_phases() {
+        let i = lab();
+        let p = plan_nodes(
+            &i,
+            &all_facts(&i),
+            &lab_bundle(),
+            &NetworkOptions::default(),
+        )
+        .unwrap();
+        let shape: Vec<(String, Vec<String>)> = p
+            .plan
+            .phases
+            .iter()
+            .map(|ph| {
+                (
+                    ph.name.clone(),
+                    ph.hosts.iter().map(|h| h.host.clone()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                (
+                    "runtime: install".to_string(),
+                    vec![
+                        "k8s-master1".to_string(),
+                        "k8s-node1".into(),
+                        "k8s-node2".into()
+                    ]
+                ),
+                (
+                    "pod network: routes".to_string(),
+                    vec![
+                        "k8s-master1".to_string(),
+                        "k8s-node1".into(),
+                        "k8s-node2".into()
+                    ]
+                ),
+            ]
+        );
+        let printed: Vec<String> = p.adjustments["k8s-node1"]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        insta::assert_snapshot!(printed.join("\n"));
+        // The plan's JSON never carries file contents (binaries, archives).
+        let json = serde_json::to_string(&p.plan).unwrap();
+        assert!(!json.contains("ELF"), "{json}");
+    }
+
+    #[test]
+    fn a_host_without_facts_is_named() {
+        let i = lab();
+        let mut facts = all_facts(&i);
+        facts.remove("k8s-node2");
+        let err = plan_nodes(&i, &facts, &lab_bundle(), &NetworkOptions::default()).unwrap_err();
+        assert!(
+            matches!(&err, Error::MissingFact { host, .. } if host == "k8s-node2"),
+            "{err:?}"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! The container runtime on one node: containerd, runc and the CNI plugins from the bundle
 //! where upstream puts them, containerd's config and unit, and the images imported.
 
+use crate::Error;
 use crate::adjust::{Adjustment, KubeProxySetting, ProxyMode, Target};
 use crate::bundle::{ImageArchive, RuntimeBundle};
 use crate::containerd::{containerd_config, render_config, render_unit, version_adjustments};
@@ -9,7 +10,6 @@ use crate::layout::{
     CNI_BIN_DIR, CONTAINERD_BIN_DIR, CONTAINERD_CONF_DIR, CONTAINERD_CONFIG, CONTAINERD_UNIT,
     IMAGES_DIR, K8S_NAMESPACE, RUNC,
 };
-use crate::Error;
 use inventory::{Inventory, Role};
 use plan::{CommandSpec, DirSpec, FileSpec, Step, UnitSpec};
 use std::path::{Path, PathBuf};
@@ -41,14 +41,14 @@ pub fn kube_proxy_adjustments(facts: &RuntimeFacts) -> Vec<Adjustment> {
         out.push(Adjustment::new(
             Target::KubeProxy(KubeProxySetting::ConntrackMaxPerCore(0)),
             "conntrack.maxPerCore: 0",
-            format!("the host runs in a container ({c}), where nf_conntrack_max is read-only"),
+            format!("the host runs in a {c} container, where nf_conntrack_max is read-only"),
         ));
     }
     if !facts.ipvs {
         out.push(Adjustment::new(
             Target::KubeProxy(KubeProxySetting::Mode(ProxyMode::Iptables)),
             "mode: iptables",
-            "the kernel has no IPVS (no /proc/net/ip_vs, no ip_vs module)",
+            "the kernel has no IPVS: no /proc/net/ip_vs, no ip_vs module",
         ));
     }
     out
@@ -101,8 +101,7 @@ pub fn plan_runtime(
         });
     }
     bundle.check()?;
-    let mut adjustments =
-        version_adjustments(bundle.containerd_version, inv.kubernetes.version)?;
+    let mut adjustments = version_adjustments(bundle.containerd_version, inv.kubernetes.version)?;
     let (config, containerd_adjustments) = containerd_config(facts, &bundle.pause.name);
     let config_text = render_config(host, &config, &containerd_adjustments)?;
     adjustments.splice(0..0, containerd_adjustments);
@@ -145,8 +144,15 @@ pub fn plan_runtime(
     let snapshotter = &config.plugins.cri.containerd.snapshotter;
     for image in bundle.all_images() {
         let file = Path::new(IMAGES_DIR).join(&image.file);
-        steps.push(Step::File(FileSpec::new(&file, image.archive.0.clone(), 0o644)));
+        steps.push(Step::File(FileSpec::new(
+            &file,
+            image.archive.0.clone(),
+            0o644,
+        )));
         steps.push(Step::Command(import_command(image, &file, snapshotter)));
     }
     Ok(HostPlan { steps, adjustments })
 }
+
+#[cfg(test)]
+mod tests;

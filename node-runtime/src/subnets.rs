@@ -44,10 +44,13 @@ pub struct NodeSubnet {
 /// switching between flannel and the daemonless network keeps the subnet size.
 pub fn subnet_len(inv: &Inventory) -> u8 {
     let pods = inv.network.pod_cidr;
-    inv.network.flannel.subnet_len.unwrap_or(match pods.prefix_len() {
-        p if p <= 22 => 24,
-        p => (p + 2).min(32),
-    })
+    inv.network
+        .flannel
+        .subnet_len
+        .unwrap_or(match pods.prefix_len() {
+            p if p <= 22 => 24,
+            p => (p + 2).min(32),
+        })
 }
 
 /// Every node's pod subnet, in inventory order (hosts with the `node` role).

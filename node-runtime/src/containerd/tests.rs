@@ -33,12 +33,18 @@ fn config_for_every_facts_combination() {
         );
         assert_eq!(config.plugins.cri.restrict_oom_score_adj, !can_lower);
         assert_eq!(
-            adjustments.iter().filter(|a| a.target == Target::Containerd).count(),
+            adjustments
+                .iter()
+                .filter(|a| a.target == Target::Containerd)
+                .count(),
             usize::from(on_overlay) + usize::from(!can_lower)
         );
         // The kubelet must always match SystemdCgroup.
-        assert!(adjustments.iter().any(|a| a.target
-            == Target::Kubelet(KubeletSetting::CgroupDriverSystemd)));
+        assert!(
+            adjustments
+                .iter()
+                .any(|a| a.target == Target::Kubelet(KubeletSetting::CgroupDriverSystemd))
+        );
     }
 }
 
@@ -56,7 +62,10 @@ fn the_keys_containerd_reads_are_where_it_reads_them() {
     let runc = &cri["containerd"]["runtimes"]["runc"];
     assert_eq!(runc["runtime_type"].as_str(), Some("io.containerd.runc.v2"));
     assert_eq!(runc["options"]["SystemdCgroup"].as_bool(), Some(true));
-    assert_eq!(runc["options"]["BinaryName"].as_str(), Some("/usr/local/sbin/runc"));
+    assert_eq!(
+        runc["options"]["BinaryName"].as_str(),
+        Some("/usr/local/sbin/runc")
+    );
     assert_eq!(cri["cni"]["bin_dir"].as_str(), Some("/opt/cni/bin"));
     assert_eq!(cri["cni"]["conf_dir"].as_str(), Some("/etc/cni/net.d"));
 }
@@ -64,7 +73,12 @@ fn the_keys_containerd_reads_are_where_it_reads_them() {
 #[test]
 fn upstream_unit() {
     let unit = render_unit();
-    for line in ["Delegate=yes", "KillMode=process", "LimitNOFILE=infinity", "Type=notify"] {
+    for line in [
+        "Delegate=yes",
+        "KillMode=process",
+        "LimitNOFILE=infinity",
+        "Type=notify",
+    ] {
         assert!(unit.lines().any(|l| l == line), "{line}");
     }
     insta::assert_snapshot!(unit);

@@ -72,7 +72,10 @@ fn conflist_and_its_round_trip() {
     assert_eq!(v["cniVersion"], "0.4.0");
     assert_eq!(v["plugins"][0]["type"], "bridge");
     assert_eq!(v["plugins"][0]["ipam"]["type"], "host-local");
-    assert_eq!(v["plugins"][0]["ipam"]["ranges"][0][0]["subnet"], "172.17.65.0/24");
+    assert_eq!(
+        v["plugins"][0]["ipam"]["ranges"][0][0]["subnet"],
+        "172.17.65.0/24"
+    );
     assert_eq!(v["plugins"][0]["isDefaultGateway"], true);
     assert_eq!(v["plugins"][1]["type"], "portmap");
 }
@@ -81,11 +84,21 @@ fn conflist_and_its_round_trip() {
 fn without_portmap_the_conflist_says_so() {
     let mut bundle = lab_bundle();
     bundle.cni_plugins.remove("portmap");
-    let p = plan_pod_network(&lab(), "k8s-node1", &nspawn(), &bundle, &NetworkOptions::default())
-        .unwrap();
+    let p = plan_pod_network(
+        &lab(),
+        "k8s-node1",
+        &nspawn(),
+        &bundle,
+        &NetworkOptions::default(),
+    )
+    .unwrap();
     let parsed: ConfList = serde_json::from_str(file(&p, CNI_CONFLIST).unwrap()).unwrap();
     assert_eq!(parsed.plugins.len(), 1);
-    assert!(p.adjustments.iter().any(|a| a.what == "no portmap in the conflist"));
+    assert!(
+        p.adjustments
+            .iter()
+            .any(|a| a.what == "no portmap in the conflist")
+    );
 }
 
 #[test]
@@ -103,7 +116,9 @@ fn routes_script_and_unit_on_a_lab_node() {
     let adjustments: Vec<String> = p.adjustments.iter().map(|a| a.to_string()).collect();
     assert_eq!(
         adjustments,
-        ["pod network: route 10.0.0.0/24 dev host0 (the host has no default route: a connection to a ClusterIP would fail before kube-proxy's DNAT)"]
+        [
+            "pod network: route 10.0.0.0/24 dev host0 (the host has no default route: a connection to a ClusterIP would fail before kube-proxy's DNAT)"
+        ]
     );
     let Some(Step::Unit(u)) = p.steps.last() else {
         panic!("the unit comes last")
@@ -155,16 +170,28 @@ fn the_service_route_follows_the_option_and_the_facts() {
         default_route: true,
         ..nspawn()
     };
-    assert!(has_service_route(&nspawn(), ServiceRoute::WithoutDefaultRoute));
-    assert!(!has_service_route(&routed, ServiceRoute::WithoutDefaultRoute));
+    assert!(has_service_route(
+        &nspawn(),
+        ServiceRoute::WithoutDefaultRoute
+    ));
+    assert!(!has_service_route(
+        &routed,
+        ServiceRoute::WithoutDefaultRoute
+    ));
     assert!(has_service_route(&routed, ServiceRoute::Always));
     assert!(!has_service_route(&nspawn(), ServiceRoute::Never));
     let no_interface = RuntimeFacts {
         interface: None,
         ..nspawn()
     };
-    let err = plan_pod_network(&i, "k8s-node1", &no_interface, &bundle, &NetworkOptions::default())
-        .unwrap_err();
+    let err = plan_pod_network(
+        &i,
+        "k8s-node1",
+        &no_interface,
+        &bundle,
+        &NetworkOptions::default(),
+    )
+    .unwrap_err();
     assert!(
         matches!(err, Error::MissingFact { ref host, fact: "interface", .. } if host == "k8s-node1"),
         "{err:?}"
@@ -183,8 +210,16 @@ fn a_removed_node_loses_its_route_everywhere() {
     ]);
     let before = plan_for(&three, "k8s-master1", &nspawn());
     let after = plan_for(&two, "k8s-master1", &nspawn());
-    assert!(via_routes(&before).iter().any(|(s, _)| s == "172.17.66.0/24"));
-    assert!(!via_routes(&after).iter().any(|(s, _)| s == "172.17.66.0/24"));
+    assert!(
+        via_routes(&before)
+            .iter()
+            .any(|(s, _)| s == "172.17.66.0/24")
+    );
+    assert!(
+        !via_routes(&after)
+            .iter()
+            .any(|(s, _)| s == "172.17.66.0/24")
+    );
     // The other node kept its subnet, and the prune keeps only that one.
     assert_eq!(
         via_routes(&after),
@@ -203,9 +238,18 @@ fn a_removed_node_loses_its_route_everywhere() {
 #[test]
 fn hosts_outside_the_network_are_refused() {
     let i = inv(&[]);
-    let err = plan_pod_network(&i, "nobody", &nspawn(), &lab_bundle(), &NetworkOptions::default())
-        .unwrap_err();
-    assert_eq!(err.to_string(), "\"nobody\" is not a master or node in the inventory");
+    let err = plan_pod_network(
+        &i,
+        "nobody",
+        &nspawn(),
+        &lab_bundle(),
+        &NetworkOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "\"nobody\" is not a master or node in the inventory"
+    );
 }
 
 /// An inventory of `roles.len()` hosts at 192.168.31.10+i, with the given roles.
@@ -228,7 +272,9 @@ fn inventory_of(roles: &[(bool, bool)]) -> Inventory {
     let text = inventory::example::GUIDES_EXAMPLE;
     let start = text.find("  - name: k8s-master1").unwrap();
     let yaml = format!("{}{hosts}", &text[..start]);
-    Inventory::from_yaml(&yaml, "test").expect("valid inventory").0
+    Inventory::from_yaml(&yaml, "test")
+        .expect("valid inventory")
+        .0
 }
 
 proptest! {

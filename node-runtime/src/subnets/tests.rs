@@ -33,8 +33,14 @@ fn the_address_names_the_subnet() {
         "172.17.0.0/16",
         "10.0.0.0/24",
         24,
-        &[("k8s-node1", "192.168.31.65"), ("k8s-node2", "192.168.31.66")],
-        &[("k8s-node1", "172.17.65.0/24"), ("k8s-node2", "172.17.66.0/24")],
+        &[
+            ("k8s-node1", "192.168.31.65"),
+            ("k8s-node2", "192.168.31.66"),
+        ],
+        &[
+            ("k8s-node1", "172.17.65.0/24"),
+            ("k8s-node2", "172.17.66.0/24"),
+        ],
     );
     // /25 subnets of a /22: eight subnets, the address modulo 8.
     check(
@@ -52,7 +58,11 @@ fn a_collision_moves_the_later_node_and_says_why() {
         net("10.244.0.0/22"),
         net("10.0.0.0/24"),
         24,
-        &nodes(&[("a", "192.168.1.5"), ("b", "192.168.1.9"), ("c", "192.168.1.6")]),
+        &nodes(&[
+            ("a", "192.168.1.5"),
+            ("b", "192.168.1.9"),
+            ("c", "192.168.1.6"),
+        ]),
     )
     .unwrap();
     // a: 5 % 4 = 1; b: 9 % 4 = 1, taken, so 2; c: 6 % 4 = 2, taken, so 3.
@@ -75,7 +85,10 @@ fn the_service_range_is_skipped() {
     )
     .unwrap();
     assert_eq!(got[0].subnet.to_string(), "10.0.6.0/24");
-    assert_eq!(got[0].displaced_by.as_deref(), Some("the service range 10.0.4.0/23"));
+    assert_eq!(
+        got[0].displaced_by.as_deref(),
+        Some("the service range 10.0.4.0/23")
+    );
     assert_eq!(got[1].subnet.to_string(), "10.0.7.0/24");
 }
 
@@ -90,7 +103,14 @@ fn too_many_nodes_and_bad_lengths_are_refused() {
     ]);
     let err = assign(net("10.244.0.0/22"), net("10.0.0.0/24"), 24, &four).unwrap_err();
     assert!(
-        matches!(err, Error::PodRangeFull { free: 4, nodes: 5, .. }),
+        matches!(
+            err,
+            Error::PodRangeFull {
+                free: 4,
+                nodes: 5,
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert_eq!(
@@ -115,7 +135,10 @@ fn the_inventory_default_is_slash_24_like_flannel() {
     // The guides' masters run no kubelet: only nodes get subnets.
     assert_eq!(
         hosts,
-        [("k8s-node1", "172.17.65.0/24".to_string()), ("k8s-node2", "172.17.66.0/24".to_string())]
+        [
+            ("k8s-node1", "172.17.65.0/24".to_string()),
+            ("k8s-node2", "172.17.66.0/24".to_string())
+        ]
     );
 }
 
@@ -123,7 +146,9 @@ fn arb_case() -> impl Strategy<Value = (Ipv4Net, Ipv4Net, u8, Vec<(String, Ipv4A
     (8u8..=24, 0u8..=8, any::<u32>(), any::<u32>(), 8u8..=28).prop_flat_map(
         |(pod_prefix, extra, pod_bits, svc_bits, svc_prefix)| {
             let len = (pod_prefix + extra).min(30);
-            let pods = Ipv4Net::new(Ipv4Addr::from(pod_bits), pod_prefix).unwrap().trunc();
+            let pods = Ipv4Net::new(Ipv4Addr::from(pod_bits), pod_prefix)
+                .unwrap()
+                .trunc();
             let services = Ipv4Net::new(Ipv4Addr::from(svc_bits), svc_prefix)
                 .unwrap()
                 .trunc();

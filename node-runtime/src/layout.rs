@@ -26,6 +26,8 @@ pub const K8S_NAMESPACE: &str = "k8s.io";
 /// The daemonless pod network's conflist. containerd's CRI plugin uses the first file of
 /// `conf_dir` in name order.
 pub const CNI_CONFLIST: &str = "/etc/cni/net.d/10-kubin-bridge.conflist";
+/// The conflist kubin's flannel mode writes (`flannel-net`'s `CNI_CONFLIST`).
+pub const FLANNEL_CONFLIST: &str = "/etc/cni/net.d/10-flannel.conflist";
 /// The CNI network's name (host-local keeps its leases under `/var/lib/cni/networks/<name>`).
 pub const CNI_NETWORK: &str = "kubin";
 /// The pods' bridge on each node.

@@ -22,7 +22,10 @@ pub mod routes;
 pub mod runtime;
 pub mod subnets;
 
-pub use adjust::{Adjustment, KubeProxySetting, KubeletSetting, ProxyMode, Target};
+pub use adjust::{
+    Adjustment, KubeProxySetting, KubeletSetting, ProxyMode, Target, kube_proxy_settings,
+    kubelet_settings,
+};
 pub use bundle::{Blob, ImageArchive, RuntimeBundle};
 pub use error::Error;
 pub use facts::RuntimeFacts;

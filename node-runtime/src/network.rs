@@ -7,12 +7,12 @@ use crate::adjust::{Adjustment, Target};
 use crate::bundle::RuntimeBundle;
 use crate::cni::{conflist, render_conflist};
 use crate::facts::RuntimeFacts;
-use crate::layout::{CNI_CONF_DIR, CNI_CONFLIST, ROUTES_SCRIPT, ROUTES_UNIT};
+use crate::layout::{CNI_CONF_DIR, CNI_CONFLIST, FLANNEL_CONFLIST, ROUTES_SCRIPT, ROUTES_UNIT};
 use crate::routes::{self, Route};
 use crate::runtime::HostPlan;
 use crate::subnets::{NodeSubnet, pod_subnets};
 use inventory::{Host, Inventory, Role};
-use plan::{DirSpec, FileSpec, Step, UnitSpec};
+use plan::{CommandSpec, DirSpec, FileSpec, Step, UnitSpec};
 use std::net::IpAddr;
 
 /// When a node gets a route for the service range on its interface.
@@ -53,6 +53,31 @@ pub fn network_hosts(inv: &Inventory) -> impl Iterator<Item = &Host> {
     inv.hosts
         .iter()
         .filter(|h| h.has(Role::Master) || h.has(Role::Node))
+}
+
+/// Removes the conflist kubin's flannel mode writes: containerd reads only the first
+/// config of `conf_dir` in name order, and `10-flannel.conflist` sorts before kubin's.
+pub fn remove_flannel_conflist() -> CommandSpec {
+    CommandSpec::new(
+        &format!("remove {FLANNEL_CONFLIST} (the daemonless pod network replaces flannel)"),
+        &format!("rm -f {FLANNEL_CONFLIST}"),
+        Some(&format!("test ! -e {FLANNEL_CONFLIST}")),
+    )
+}
+
+/// Fails, naming the file, when another CNI config sorts before kubin's conflist:
+/// containerd would use that one (libcni sorts the file names bytewise).
+pub fn conflist_is_first() -> CommandSpec {
+    let first = format!(
+        "ls -1 {CNI_CONF_DIR}/*.conf {CNI_CONF_DIR}/*.conflist {CNI_CONF_DIR}/*.json 2>/dev/null | LC_ALL=C sort | head -n 1"
+    );
+    CommandSpec::new(
+        &format!("check that containerd uses {CNI_CONFLIST}"),
+        &format!(
+            "echo \"containerd would use $({first}) instead of {CNI_CONFLIST}: move that file out of {CNI_CONF_DIR}\" >&2; exit 1"
+        ),
+        Some(&format!("test \"$({first})\" = {CNI_CONFLIST}")),
+    )
 }
 
 /// The pod network's steps on `host` (a master or node): on a node, its conflist and the
@@ -107,6 +132,8 @@ pub fn plan_pod_network(
             render_conflist(&conflist(own.subnet, portmap)),
             0o644,
         )));
+        steps.push(Step::Command(remove_flannel_conflist()));
+        steps.push(Step::Command(conflist_is_first()));
         if !portmap {
             adjustments.push(Adjustment::new(
                 Target::PodNetwork,

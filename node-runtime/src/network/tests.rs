@@ -299,7 +299,7 @@ proptest! {
             prop_assert_eq!(routes.len(), subnets.len() - usize::from(h.has(Role::Node)));
             // The script repeats the commands, each exactly once.
             let script = file(&p, "/opt/kubernetes/bin/kubin-pod-routes").unwrap();
-            for c in commands(&p) {
+            for c in commands(&p).iter().filter(|c| !c.command.contains(CNI_CONF_DIR)) {
                 prop_assert_eq!(script.matches(c.command.as_str()).count(), 1);
             }
         }

@@ -18,6 +18,9 @@ pub mod master;
 pub mod node;
 pub mod versions;
 
+#[cfg(test)]
+mod testing;
+
 pub use deploy::{
     ControlPlaneMaterial, MasterBinaries, MasterCerts, NodeBinaries, NodeMaterial,
     node_adjustments, plan_control_plane, plan_node_components, restart_on,

@@ -244,3 +244,53 @@ fn the_real_kube_proxy_loads_its_config_for_the_lab_and_for_ipvs_hosts() {
         proxy_loads(&proxy, &l.proxy_config, &dir.path().join("written.yaml"));
     }
 }
+
+/// The table's claims for 1.20, checked with the binaries: every flag it says 1.20
+/// accepts is parsed (deprecated ones are hidden from `--help` but still parsed), so
+/// `--flag=0 --help` never answers `unknown flag`.
+#[test]
+fn every_flag_the_table_says_1_20_accepts_is_parsed_by_the_real_binaries() {
+    let bins = bin_dir();
+    let r = control_plane::Release::new(guides().kubernetes.version).unwrap();
+    let mut checked = 0;
+    for c in Component::ALL {
+        // The check can fail: a flag no release has is refused by name.
+        let out = Command::new(bins.join(c.binary()))
+            .args(["--kubin-no-such-flag=0", "--help"])
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("unknown flag: --kubin-no-such-flag"),
+            "{c}: {out:?}"
+        );
+        for rule in control_plane::versions::FLAGS {
+            let covers = match rule.applies {
+                control_plane::versions::Applies::Only(only) => only == c,
+                control_plane::versions::Applies::Every => true,
+            };
+            if !covers || !rule.accepted_in(r.minor()) {
+                continue;
+            }
+            checked += 1;
+            let out = Command::new(bins.join(c.binary()))
+                .arg(format!("{}=0", rule.flag))
+                .arg("--help")
+                .output()
+                .unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                !text.contains("unknown flag"),
+                "{c} 1.20.2 does not know {} ({}): {}",
+                rule.flag,
+                rule.checked,
+                text.lines().next().unwrap_or("")
+            );
+        }
+    }
+    assert!(checked > 20, "{checked}");
+    eprintln!("{checked} (component, flag) pairs the table says 1.20 accepts were parsed");
+}

@@ -349,10 +349,10 @@ impl Release {
     }
 
     /// The scheduler config API version kubin writes. v1beta2 from 1.22, v1beta3 from
-    /// 1.23, v1 from 1.25 (CHANGELOG-1.22, -1.23, -1.25); v1beta1 gone in 1.23, v1beta2 in
-    /// 1.28, v1beta3 in 1.29 (CHANGELOG-1.23, -1.28, -1.29). kubin takes the newest non-alpha
-    /// version the release serves, so a config never sits on a deprecated version longer
-    /// than it must.
+    /// 1.23, v1 from 1.25; v1beta1 gone in 1.23, v1beta2 in 1.28, v1beta3 in 1.29 (issue 9;
+    /// v1beta1 on 1.20 checked by the real 1.20.2 scheduler loading kubin's file, in the
+    /// `tests` crate). kubin takes the newest non-alpha version the release serves, so a
+    /// config never sits on a deprecated version longer than it must.
     pub fn scheduler_api(self) -> SchedulerApi {
         match self.minor() {
             ..=21 => SchedulerApi::V1beta1,

@@ -11,8 +11,9 @@ use std::path::Path;
 
 /// The oldest Kubernetes release kubin renders configs for: 1.20 removed the insecure port.
 pub const MIN_KUBERNETES: Version = Version::new(1, 20, 0);
-/// The newest Kubernetes minor release kubin knows the flags of.
-pub const MAX_KUBERNETES: Version = Version::new(1, 34, u32::MAX);
+/// The newest Kubernetes minor release kubin knows the flags of; in step with
+/// `control_plane::versions::NEWEST_MINOR` (a test there checks both bounds).
+pub const MAX_KUBERNETES: Version = Version::new(1, 37, u32::MAX);
 /// The oldest flannel release kubin configures.
 pub const MIN_FLANNEL: Version = Version::new(0, 10, 0);
 
@@ -56,7 +57,7 @@ pub(crate) fn validate(
         Ok(v) if v < MIN_KUBERNETES || v > MAX_KUBERNETES => {
             f.error(
                 "kubernetes.version",
-                format!("{v} is not supported: kubin renders configs for 1.20 to 1.34"),
+                format!("{v} is not supported: kubin renders configs for 1.20 to 1.37"),
             );
             v
         }

@@ -88,6 +88,27 @@ impl OutputArg {
     }
 }
 
+/// The flags of every subcommand that talks to etcd.
+#[derive(clap::Args)]
+pub struct Online {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(flatten)]
+    pub output: OutputArg,
+}
+
+impl Online {
+    /// The session these flags describe.
+    pub fn session(&self) -> Result<Session> {
+        open(
+            &self.common.inventory,
+            Some(&self.common),
+            self.output,
+            None,
+        )
+    }
+}
+
 /// Prints events as lines (notes on stdout, warnings on stderr, reports as text).
 struct TextObserver;
 

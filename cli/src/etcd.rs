@@ -1,6 +1,6 @@
 //! `kubin etcd`: the etcd cluster: deploy, health, members, status, snapshots, member changes.
 
-use crate::args::{self, Common, OutputArg};
+use crate::args::{self, Online};
 use anyhow::Result;
 use deploy::etcd::{self as ops, DeployOptions};
 use std::path::PathBuf;
@@ -26,26 +26,6 @@ pub struct Args {
     command: Command,
 }
 
-/// The flags every subcommand takes.
-#[derive(clap::Args)]
-struct Base {
-    #[command(flatten)]
-    common: Common,
-    #[command(flatten)]
-    output: OutputArg,
-}
-
-impl Base {
-    fn session(&self) -> Result<deploy::Session> {
-        args::open(
-            &self.common.inventory,
-            Some(&self.common),
-            self.output,
-            None,
-        )
-    }
-}
-
 #[derive(clap::Subcommand)]
 enum Command {
     /// Deploy the cluster: certificates from pki_dir (issued from the inventory when
@@ -53,7 +33,7 @@ enum Command {
     /// cluster starts at once, a running one restarts member by member; then wait healthy.
     Deploy {
         #[command(flatten)]
-        base: Base,
+        base: Online,
         /// Show what would change (certificates, files, commands) and change nothing,
         /// locally or on a host.
         #[arg(long)]
@@ -63,11 +43,11 @@ enum Command {
         wait: Duration,
     },
     /// Check every member like `etcdctl endpoint health`, in parallel.
-    Health(Base),
+    Health(Online),
     /// List the members.
-    Members(Base),
+    Members(Online),
     /// Each member's version, leader, raft term and index, database size.
-    Status(Base),
+    Status(Online),
     /// Save a snapshot, or restore one onto every member.
     #[command(subcommand)]
     Snapshot(Snapshot),
@@ -85,7 +65,7 @@ enum Snapshot {
         #[arg(value_name = "FILE")]
         snapshot: PathBuf,
         #[command(flatten)]
-        base: Base,
+        base: Online,
     },
     /// Lay FILE out as every member's data dir (disaster recovery) and start every member.
     ///
@@ -96,7 +76,7 @@ enum Snapshot {
         #[arg(value_name = "FILE")]
         snapshot: PathBuf,
         #[command(flatten)]
-        base: Base,
+        base: Online,
         /// How long to wait for every member to be healthy after the start.
         #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = args::duration)]
         wait: Duration,
@@ -111,7 +91,7 @@ enum Member {
         /// The inventory host to add.
         name: String,
         #[command(flatten)]
-        base: Base,
+        base: Online,
         /// Add it as a voting member at once instead of as a learner.
         #[arg(long)]
         no_learner: bool,
@@ -125,7 +105,7 @@ enum Member {
         /// The member to remove.
         name: String,
         #[command(flatten)]
-        base: Base,
+        base: Online,
     },
 }
 

@@ -1,6 +1,6 @@
 //! `kubin flannel`: the pod network config in etcd, in the API the flannel release reads.
 
-use crate::args::{self, Common, InventoryArg, OutputArg};
+use crate::args::{self, InventoryArg, Online, OutputArg};
 use anyhow::{Result, bail};
 use deploy::flannel::{self as ops, SetOutcome};
 use std::process::ExitCode;
@@ -23,40 +23,20 @@ pub struct Args {
     command: Command,
 }
 
-/// The flags every online subcommand takes.
-#[derive(clap::Args)]
-struct Base {
-    #[command(flatten)]
-    common: Common,
-    #[command(flatten)]
-    output: OutputArg,
-}
-
-impl Base {
-    fn session(&self) -> Result<deploy::Session> {
-        args::open(
-            &self.common.inventory,
-            Some(&self.common),
-            self.output,
-            None,
-        )
-    }
-}
-
 #[derive(clap::Subcommand)]
 enum Command {
     /// Print the config flannel reads (secrets redacted).
-    Get(Base),
+    Get(Online),
     /// Write the inventory's config where flannel reads it, then read it back.
     Set {
         #[command(flatten)]
-        base: Base,
+        base: Online,
         /// Replace a different config that is already there (the old value is printed).
         #[arg(long)]
         replace: bool,
     },
     /// List the subnet leases under <prefix>/subnets/.
-    Subnets(Base),
+    Subnets(Online),
     /// Print the node side flannel needs (the plan's files) without touching any host.
     Render {
         #[command(flatten)]

@@ -255,12 +255,7 @@ pub fn member_add(
     }
     let target = s.etcd_target()?;
     let check = EtcdHealth::new(s, target)?;
-    let health = poll_until(
-        wait,
-        Duration::from_secs(1),
-        || check.probe(),
-        |r| r.as_ref().is_ok_and(EtcdHealth::healthy),
-    )?;
+    let health = runner::poll_healthy(&check, wait)?;
     Ok(MemberAdded {
         member: added,
         promoted: learner,

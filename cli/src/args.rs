@@ -115,7 +115,7 @@ struct TextObserver;
 impl Observer for TextObserver {
     fn event(&self, event: &Event<'_>) {
         match event {
-            Event::Note { message } => println!("kubin: {message}"),
+            Event::Note { message } => println!("{message}"),
             Event::Warning { message } => eprintln!("kubin: warning: {message}"),
             Event::Applied { report } => print!("{}", report.render_text()),
             _ => {}

@@ -79,21 +79,24 @@ pub struct DeployReport {
 /// reports what would be issued and compares the plan with the hosts.
 pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Error> {
     let inv = s.inventory.clone();
-    let pki = crate::pki::check(&inv)?;
-    if opts.dry_run && !pki.complete() {
-        s.note(format!(
-            "the certificate set in {} is not complete; a deploy would issue what is missing, and the host plan needs it: not compared",
-            inv.pki_dir.display()
-        ));
-        return Ok(DeployReport {
-            pki,
-            running: false,
-            rollout: None,
-        });
-    }
-    // Complete (as checked) in a dry run: ensuring it only loads, writing nothing.
-    let (set, issued) = crate::pki::ensure(&inv)?;
-    let pki = if opts.dry_run { pki } else { issued };
+    let (set, pki) = if opts.dry_run {
+        let pki = crate::pki::check(&inv)?;
+        if !pki.complete() {
+            s.note(format!(
+                "etcd: the certificate set in {} is not complete; a deploy would issue what is missing first, so the hosts were not compared",
+                inv.pki_dir.display()
+            ));
+            return Ok(DeployReport {
+                pki,
+                running: false,
+                rollout: None,
+            });
+        }
+        // Complete, as checked: ensuring it only loads, writing nothing.
+        (crate::pki::ensure(&inv)?.0, pki)
+    } else {
+        crate::pki::ensure(&inv)?
+    };
     let certs = member_certs(&inv, &set)?;
     let binaries = bundle::etcd_binaries(&inv)?;
     let target = s.etcd_target()?;
@@ -104,7 +107,7 @@ pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Erro
             true
         }
         Err(etcd_cluster::Error::NoEndpoint { .. }) => {
-            s.note("no etcd member answers yet: deploying a new cluster");
+            s.note("etcd: no member answers yet: deploying a new cluster");
             false
         }
         Err(e) => return Err(e.into()),

@@ -58,18 +58,23 @@ pub fn changed_paths(report: &hostprep::Report) -> BTreeMap<String, Vec<PathBuf>
         .collect()
 }
 
+/// Polls `check` until healthy or `wait` passed; returns the last report, healthy or not.
+pub fn poll_healthy<C: HealthCheck>(check: &C, wait: Duration) -> Result<C::Report, Error> {
+    poll_until(
+        wait,
+        Duration::from_secs(1),
+        || check.probe(),
+        |r| r.as_ref().is_ok_and(C::healthy),
+    )
+}
+
 /// Polls `check` until healthy or `wait` passed; fails naming `when` otherwise.
 pub fn wait_healthy<C: HealthCheck>(
     check: &C,
     wait: Duration,
     when: &str,
 ) -> Result<C::Report, Error> {
-    let last = poll_until(
-        wait,
-        Duration::from_secs(1),
-        || check.probe(),
-        |r| r.as_ref().is_ok_and(C::healthy),
-    )?;
+    let last = poll_healthy(check, wait)?;
     if C::healthy(&last) {
         return Ok(last);
     }
@@ -138,7 +143,8 @@ pub fn run<C: HealthCheck>(
                     if *restart {
                         wait_healthy(check, opts.wait, &format!("before restarting {host}"))?;
                         session.note(format!(
-                            "restarting {unit} on {host} ({} of {}), the others keep the quorum",
+                            "{}: restarting {host} ({} of {}), the others keep the quorum",
+                            unit.strip_suffix(".service").unwrap_or(unit),
                             i + 1,
                             order.len()
                         ));

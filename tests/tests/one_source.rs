@@ -175,7 +175,7 @@ fn a_warning_is_printed_once() {
         "roles: [node]\n  - name: k8s-node2",
     );
     std::fs::write(&inv, text2).unwrap();
-    let out = kubin(&inv, &["pki", "cluster", "--dry-run"]);
+    let out = kubin(&inv, &["pki", "cluster"]);
     assert!(out.status.success(), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();

@@ -61,8 +61,9 @@ impl Session {
             source,
         })?;
         let session = Self::with_inventory(inventory, path, settings, observer);
+        // The observer says "warning" itself: the problem's own Display would say it twice.
         for w in warnings {
-            session.warn(w.to_string());
+            session.warn(format!("{}: {}", w.path, w.message));
         }
         Ok(session)
     }

@@ -249,7 +249,8 @@ pub fn is_reconfiguration_refusal(e: &Error) -> bool {
 }
 
 /// Adds a member with `peer_url` (as a learner when asked); returns the new member and the
-/// cluster's members after the change.
+/// cluster's members after the change. One attempt: a refusal during etcd's reconfiguration
+/// window ([`is_reconfiguration_refusal`]) is the caller's to retry.
 pub async fn member_add(
     target: &Target,
     peer_url: &str,
@@ -289,7 +290,8 @@ pub async fn member_promote(target: &Target, id: &str) -> Result<(), Error> {
 }
 
 /// Removes member `id` (hex). The caller decides first whether the quorum survives
-/// ([`crate::membership::check_remove`]).
+/// ([`crate::membership::check_remove`]), and retries a refusal during etcd's
+/// reconfiguration window ([`is_reconfiguration_refusal`]).
 pub async fn member_remove(target: &Target, id: &str) -> Result<(), Error> {
     let raw = parse_id(id)?;
     let (endpoint, mut c) = first_client(target).await?;

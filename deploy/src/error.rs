@@ -120,12 +120,5 @@ pub enum Error {
 
 /// `2m`, `500ms`: durations as the flags take them.
 pub(crate) fn humanize(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms % 60_000 == 0 && ms > 0 {
-        format!("{}m", ms / 60_000)
-    } else if ms % 1000 == 0 {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{ms}ms")
-    }
+    humantime::format_duration(d).to_string()
 }

@@ -161,3 +161,153 @@ pub fn run<C: HealthCheck>(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observer::Silent;
+    use crate::session::Settings;
+    use hostprep::transport::recording::Shared;
+    use hostprep::{Output, RecordingTransport};
+    use plan::{FileSpec, HostSteps, Phase, Plan, Step};
+    use std::sync::Mutex;
+
+    const HOSTS: [&str; 3] = ["k8s-master1", "k8s-node1", "k8s-node2"];
+    const CFG: &str = "/opt/etcd/cfg/etcd";
+
+    /// A health check that answers `healthy` and counts its probes.
+    struct Fake {
+        healthy: bool,
+        probes: Mutex<usize>,
+    }
+
+    impl HealthCheck for Fake {
+        type Report = bool;
+        fn probe(&self) -> Result<bool, Error> {
+            *self.probes.lock().unwrap() += 1;
+            Ok(self.healthy)
+        }
+        fn healthy(report: &bool) -> bool {
+            *report
+        }
+        fn describe(_: &bool) -> (String, String) {
+            ("down".into(), "TABLE".into())
+        }
+        fn hint(&self) -> String {
+            "look".into()
+        }
+    }
+
+    /// A session over recording hosts; k8s-node1 already has the new config.
+    fn session() -> (Session, Vec<Shared>) {
+        let (inv, _) =
+            inventory::Inventory::from_yaml(inventory::example::GUIDES_EXAMPLE, "example").unwrap();
+        let mut settings = Settings::default();
+        settings.apply.output = Output::Quiet;
+        let mut s =
+            Session::with_inventory(inv, "cluster.yaml".as_ref(), settings, Box::new(Silent));
+        let mut hosts = Vec::new();
+        for h in HOSTS {
+            let mut t = RecordingTransport::new(h);
+            if h == "k8s-node1" {
+                t.with_file(CFG, "new", 0o644);
+            }
+            let shared = Shared::new(t);
+            s.transports().insert(h.to_string(), shared.boxed());
+            hosts.push(shared);
+        }
+        (s, hosts)
+    }
+
+    fn rollout() -> Rollout {
+        let install = Plan {
+            phases: vec![Phase {
+                name: "etcd: install".into(),
+                hosts: HOSTS
+                    .iter()
+                    .map(|h| HostSteps {
+                        host: h.to_string(),
+                        steps: vec![Step::File(FileSpec::new(CFG, "new", 0o644))],
+                    })
+                    .collect(),
+            }],
+        };
+        Rollout {
+            stages: vec![
+                Stage::Apply(install),
+                Stage::RollingRestart {
+                    hosts: HOSTS.map(String::from).to_vec(),
+                    unit: "etcd.service".into(),
+                    restart_if_changed: vec![CFG.into()],
+                },
+                Stage::WaitHealthy,
+            ],
+        }
+    }
+
+    fn restarts(host: &Shared) -> usize {
+        host.lock()
+            .commands()
+            .iter()
+            .filter(|c| c.contains("systemctl restart etcd.service"))
+            .count()
+    }
+
+    #[test]
+    fn changed_hosts_restart_one_at_a_time_each_healthy_before_and_after() {
+        let (mut s, hosts) = session();
+        let check = Fake {
+            healthy: true,
+            probes: Mutex::new(0),
+        };
+        let opts = RunOptions {
+            dry_run: false,
+            wait: Duration::from_secs(1),
+        };
+        let r = run(&mut s, &rollout(), opts, &check).unwrap();
+        assert_eq!(r.restarted, ["k8s-master1", "k8s-node2"]);
+        assert_eq!(hosts.iter().map(restarts).collect::<Vec<_>>(), [1, 0, 1]);
+        // Before and after each of two restarts, then the final wait.
+        assert_eq!(*check.probes.lock().unwrap(), 5);
+        assert_eq!(r.health, Some(true));
+    }
+
+    #[test]
+    fn a_dry_run_restarts_nothing_and_waits_for_nothing() {
+        let (mut s, hosts) = session();
+        let check = Fake {
+            healthy: true,
+            probes: Mutex::new(0),
+        };
+        let opts = RunOptions {
+            dry_run: true,
+            wait: Duration::from_secs(1),
+        };
+        let r = run(&mut s, &rollout(), opts, &check).unwrap();
+        assert_eq!(r.changes, 2);
+        assert!(r.restarted.is_empty());
+        assert!(hosts.iter().all(|h| h.lock().mutations().is_empty()));
+        assert_eq!(*check.probes.lock().unwrap(), 0);
+    }
+
+    #[test]
+    fn an_unhealthy_cluster_is_never_restarted() {
+        let (mut s, hosts) = session();
+        let check = Fake {
+            healthy: false,
+            probes: Mutex::new(0),
+        };
+        let opts = RunOptions {
+            dry_run: false,
+            wait: Duration::ZERO,
+        };
+        match run(&mut s, &rollout(), opts, &check) {
+            Err(Error::Unhealthy { when, table, .. }) => {
+                assert_eq!(when, "before restarting k8s-master1");
+                assert_eq!(table, "TABLE");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(hosts.iter().all(|h| restarts(h) == 0));
+    }
+}

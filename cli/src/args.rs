@@ -88,6 +88,19 @@ impl OutputArg {
     }
 }
 
+/// The flags of a command that changes things from the inventory: the inventory, whether
+/// to change anything at all, how to print.
+#[derive(clap::Args)]
+pub struct Changing {
+    #[command(flatten)]
+    pub inventory: InventoryArg,
+    /// Show what would change and change nothing, locally or on a host.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub output: OutputArg,
+}
+
 /// The flags of every subcommand that talks to etcd.
 #[derive(clap::Args)]
 pub struct Online {

@@ -1,6 +1,6 @@
 //! `kubin prepare`: prepare the hosts (the guides' chapter 1), idempotently.
 
-use crate::args::{self, InventoryArg, OutputArg};
+use crate::args::{self, Changing};
 use anyhow::Result;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -12,12 +12,7 @@ use std::time::Duration;
 )]
 pub struct Args {
     #[command(flatten)]
-    inventory: InventoryArg,
-    /// Show what would change (diffs, commands) and change nothing.
-    #[arg(long)]
-    dry_run: bool,
-    #[command(flatten)]
-    output: OutputArg,
+    base: Changing,
     /// At most this many hosts at once.
     #[arg(long, default_value_t = 16)]
     parallel: usize,
@@ -31,9 +26,14 @@ pub struct Args {
 
 /// Runs `kubin prepare`: the report is printed as it is made; exit 1 when a host failed.
 pub fn run(args: Args) -> Result<ExitCode> {
-    let mut s = args::open(&args.inventory, None, args.output, Some(args.timeout))?;
+    let mut s = args::open(
+        &args.base.inventory,
+        None,
+        args.base.output,
+        Some(args.timeout),
+    )?;
     s.settings.apply.parallel = args.parallel;
-    let report = deploy::hosts::prepare(&mut s, &args.hosts, args.dry_run)?;
+    let report = deploy::hosts::prepare(&mut s, &args.hosts, args.base.dry_run)?;
     Ok(if report.is_success() {
         ExitCode::SUCCESS
     } else {

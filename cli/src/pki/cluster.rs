@@ -1,7 +1,7 @@
 //! `kubin pki cluster`: the Kubernetes cluster's whole certificate set in the inventory's
 //! pki_dir, made as the inventory's `pki:` section says.
 
-use crate::args::{self, InventoryArg, OutputArg};
+use crate::args::{self, Changing};
 use anyhow::{Result, bail};
 use deploy::pki::PkiReport;
 use std::process::ExitCode;
@@ -20,12 +20,7 @@ Examples:
   kubin pki cluster -f cluster.yaml --dry-run    # what would be issued; nothing written")]
 pub struct Args {
     #[command(flatten)]
-    inventory: InventoryArg,
-    /// Say what would be issued or reissued, and write nothing.
-    #[arg(long)]
-    dry_run: bool,
-    #[command(flatten)]
-    output: OutputArg,
+    base: Changing,
     /// Gone: the key kind is `pki.key` in the inventory.
     #[arg(long, hide = true, value_name = "KIND")]
     key: Option<String>,
@@ -51,13 +46,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         if set {
             bail!(
                 "{flag} is gone: set `{key}` in {} (the inventory is the one source of the certificates' settings)",
-                args.inventory.file.display()
+                args.base.inventory.file.display()
             );
         }
     }
-    let session = args::open(&args.inventory, None, args.output, None)?;
-    let report = deploy::pki::cluster(&session.inventory, args.dry_run)?;
-    args.output.print(&report, || render_report(&report))?;
+    let session = args::open(&args.base.inventory, None, args.base.output, None)?;
+    let report = deploy::pki::cluster(&session.inventory, args.base.dry_run)?;
+    args.base.output.print(&report, || render_report(&report))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -171,8 +171,10 @@ pub fn snapshot_restore(
     runner::wait_healthy(&check, wait, "after the restore")
 }
 
-/// Retries a membership change through etcd's reconfiguration window.
-fn reconfigure<T, F>(
+/// Runs a membership change (member add or remove), retrying it for up to
+/// [`RECONFIGURATION_WINDOW`] while etcd refuses it as a reconfiguration of an unhealthy
+/// cluster; any other result is returned at once.
+pub fn reconfigure<T, F>(
     handle: &tokio::runtime::Handle,
     call: impl Fn() -> F,
 ) -> Result<T, etcd_cluster::Error>

@@ -7,8 +7,9 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The inventory could not be read or is not a usable cluster.
-    #[error("inventory {path}")]
+    /// The inventory could not be read or is not a usable cluster (its error names the
+    /// file).
+    #[error("cannot load the inventory")]
     Inventory {
         /// The inventory file.
         path: PathBuf,

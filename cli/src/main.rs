@@ -1,9 +1,9 @@
 //! `kubin`: parses the command line and dispatches to one module per subcommand.
 
+mod args;
 mod etcd;
 mod flannel;
 mod init;
-mod load;
 mod pki;
 mod preflight;
 mod prepare;

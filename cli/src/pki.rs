@@ -1,7 +1,9 @@
 //! `kubin pki`: certificates, a cfssl drop-in (init-ca, gencert, sign, certinfo) plus
 //! check-expiration and the Kubernetes cluster's whole set.
 
-mod cluster;
+pub mod cluster;
+
+pub use cluster::render_report;
 mod gencert;
 mod inspect;
 
@@ -18,7 +20,7 @@ Examples (the guides' files work unchanged):
       server-csr.json | cfssljson -bare server
   kubin pki certinfo server.pem
   kubin pki check-expiration --within 30d pki/
-  kubin pki cluster --inventory cluster.yaml")]
+  kubin pki cluster -f cluster.yaml")]
 pub struct Args {
     #[command(subcommand)]
     command: Command,
@@ -38,7 +40,8 @@ enum Command {
     /// List every certificate under a directory with its expiry; exit status 2 when any
     /// expires within the window.
     CheckExpiration(inspect::CheckArgs),
-    /// Create or complete the Kubernetes cluster's whole certificate set in a directory.
+    /// Create or complete the Kubernetes cluster's whole certificate set in the inventory's
+    /// pki_dir, as its `pki:` section says.
     Cluster(cluster::Args),
 }
 

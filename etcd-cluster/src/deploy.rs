@@ -1,12 +1,12 @@
 //! The deploy plan: binaries, certificates, env file and unit on every member, then every
 //! unit started at once (a new cluster), or member by member (a running one: see
-//! [`plan_member_start`]).
+//! [`crate::rollout`]).
 
 use crate::Error;
 use crate::layout::{Layout, UNIT};
 use crate::render::{ClusterState, render_env, render_unit};
 use inventory::Inventory;
-use plan::{CommandSpec, DirSpec, FileSpec, HostSteps, Phase, Plan, Step, UnitSpec};
+use plan::{DirSpec, FileSpec, HostSteps, Phase, Plan, Step, UnitSpec};
 use std::path::PathBuf;
 
 /// One member's certificates, PEM, as pki issued them for the member's address.
@@ -160,52 +160,12 @@ pub fn plan_deploy(
     })
 }
 
-/// Whether a member whose install phase changed `changed_steps` (the step names its report
-/// lists) must restart: one of them is a file etcd reads.
-pub fn needs_restart(inv: &Inventory, changed_steps: &[&str]) -> bool {
-    let watched: Vec<String> = restart_on(inv)
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect();
-    changed_steps.iter().any(|s| watched.iter().any(|w| w == s))
-}
-
-/// One member of a running cluster, after its files were installed: restarted when `restart`
-/// (with a daemon-reload first, as the unit file may have changed; `systemctl` waits until
-/// etcd reports ready, i.e. has rejoined its peers), then enabled and running. Applied
-/// member by member, each healthy before the next, a changed configuration reaches a
-/// running cluster without the cluster ever losing its quorum.
-pub fn plan_member_start(member: &str, restart: bool) -> Plan {
-    let mut steps = Vec::new();
-    if restart {
-        steps.push(Step::Command(CommandSpec::new(
-            &format!("restart {UNIT} (its files changed)"),
-            &format!("systemctl daemon-reload && systemctl restart {UNIT}"),
-            None,
-        )));
-    }
-    // Blocking: a member joining a cluster that has its quorum is ready within seconds.
-    steps.push(Step::Unit(UnitSpec::running(UNIT, Vec::new())));
-    Plan {
-        phases: vec![Phase {
-            name: format!(
-                "etcd: {} {member}",
-                if restart { "restart" } else { "start" }
-            ),
-            hosts: vec![HostSteps {
-                host: member.to_string(),
-                steps,
-            }],
-        }],
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use inventory::example::GUIDES_EXAMPLE;
 
-    fn guides() -> Inventory {
+    pub(crate) fn guides() -> Inventory {
         Inventory::from_yaml(GUIDES_EXAMPLE, "example").unwrap().0
     }
 
@@ -223,7 +183,7 @@ mod tests {
             .collect()
     }
 
-    fn bins() -> Binaries {
+    pub(crate) fn bins() -> Binaries {
         Binaries {
             etcd: b"ELF etcd".to_vec(),
             etcdctl: b"ELF etcdctl".to_vec(),
@@ -283,47 +243,6 @@ mod tests {
             plan_deploy(&inv, &certs, &bins()),
             Err(Error::NotAMember { name, .. }) if name == "stranger"
         ));
-    }
-
-    #[test]
-    fn only_files_etcd_reads_restart_a_member() {
-        let inv = guides();
-        assert!(needs_restart(&inv, &["/opt/etcd/cfg/etcd"]));
-        assert!(needs_restart(&inv, &["/opt/etcd/ssl/server.pem"]));
-        assert!(!needs_restart(
-            &inv,
-            &["directory /var/lib/etcd/default.etcd"]
-        ));
-        assert!(!needs_restart(&inv, &[]));
-    }
-
-    #[test]
-    fn a_running_member_restarts_alone_and_waits_until_ready() {
-        let plan = plan_member_start("k8s-node1", true);
-        assert_eq!(plan.phases.len(), 1);
-        assert_eq!(plan.phases[0].name, "etcd: restart k8s-node1");
-        let hosts: Vec<&str> = plan.phases[0]
-            .hosts
-            .iter()
-            .map(|h| h.host.as_str())
-            .collect();
-        assert_eq!(hosts, ["k8s-node1"]);
-        let steps = &plan.phases[0].hosts[0].steps;
-        let Step::Command(c) = &steps[0] else {
-            panic!("{steps:?}")
-        };
-        assert_eq!(
-            c.command,
-            "systemctl daemon-reload && systemctl restart etcd.service"
-        );
-        assert!(c.unless.is_none());
-        let Step::Unit(u) = &steps[1] else {
-            panic!("{steps:?}")
-        };
-        assert!(!u.no_block && u.enabled && u.running == Some(true));
-        let unchanged = plan_member_start("k8s-node1", false);
-        assert_eq!(unchanged.phases[0].hosts[0].steps.len(), 1);
-        assert_eq!(unchanged.phases[0].name, "etcd: start k8s-node1");
     }
 
     #[test]

@@ -17,8 +17,9 @@ pub mod membership;
 pub mod online;
 pub mod render;
 pub mod restore;
+pub mod rollout;
 
-pub use deploy::{Binaries, MemberCerts, needs_restart, plan_deploy, plan_member_start};
+pub use deploy::{Binaries, MemberCerts, plan_deploy};
 pub use error::Error;
 pub use health::{EndpointHealth, HealthReport, Problem, Verdict};
 pub use layout::Layout;
@@ -26,3 +27,4 @@ pub use membership::{LiveMember, check_add, check_membership, check_remove, quor
 pub use online::{ClientTls, Target, Timeouts};
 pub use render::{ClusterState, render_env, render_unit};
 pub use restore::plan_restore;
+pub use rollout::{plan_member_add, plan_member_stop, rollout};

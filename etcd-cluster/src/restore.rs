@@ -9,7 +9,7 @@ use inventory::Inventory;
 use plan::{CommandSpec, FileSpec, HostSteps, Phase, Plan, Step};
 
 /// Single-quotes `s` for `sh -c`.
-fn q(s: &str) -> String {
+pub(crate) fn q(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 

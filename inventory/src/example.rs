@@ -46,6 +46,13 @@ paths:
 bundle: bundle
 # Certificates made on this machine; an existing CA or key is never overwritten.
 pki_dir: pki
+# How every certificate is made; `kubin pki cluster` and every deploy read it, so the
+# certificates only change when this does. Absent: the guides' values, as below.
+# pki:
+#   key: rsa-2048          # rsa-2048, rsa-3072, rsa-4096, ecdsa-256, ecdsa-384
+#   validity: 87600h       # every leaf
+#   ca_validity: 87600h    # the etcd CA and the cluster CA
+#   subject: { C: CN, ST: BeiJing, L: BeiJing }   # also O, OU
 
 ssh:
   user: root
@@ -81,5 +88,22 @@ mod tests {
         );
         assert_eq!(inv.first_service_ip().to_string(), "10.0.0.1");
         assert!(inv.etcd_needs_v2());
+        assert_eq!(inv.pki, crate::Pki::default());
+    }
+
+    /// The commented `pki:` section, uncommented, is valid and says what the defaults are.
+    #[test]
+    fn the_commented_pki_section_is_the_default() {
+        let text = super::GUIDES_EXAMPLE
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if rest.starts_with("pki:") || rest.starts_with("  ") => rest,
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(text.contains("\npki:\n  key: rsa-2048"), "{text}");
+        let (inv, _) = Inventory::from_yaml(&text, "example").expect("valid");
+        assert_eq!(inv.pki, crate::Pki::default());
     }
 }

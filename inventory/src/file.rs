@@ -29,8 +29,53 @@ pub struct InventoryFile {
     /// Where the cluster's certificates are kept on the control machine, relative to this file.
     #[serde(default = "default_pki_dir")]
     pub pki_dir: PathBuf,
+    /// The cluster's certificates: key kind, lifetimes, subject names (the guides' defaults
+    /// when absent).
+    #[serde(default)]
+    pub pki: Option<PkiFile>,
     /// The machines.
     pub hosts: Vec<HostFile>,
+}
+
+/// `pki:` section: how every certificate of the cluster set is made. `kubin pki cluster` and
+/// `kubin etcd deploy` both read it, so a deploy never reissues what `pki cluster` made.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PkiFile {
+    /// Key kind of every key: `rsa-2048` (default), `rsa-3072`, `rsa-4096`, `ecdsa-256`,
+    /// `ecdsa-384`.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Lifetime of every leaf, e.g. `87600h` (default) or `365d`.
+    #[serde(default)]
+    pub validity: Option<String>,
+    /// Lifetime of the two CAs (default `87600h`).
+    #[serde(default)]
+    pub ca_validity: Option<String>,
+    /// Subject names added to every certificate (default `C: CN, ST: BeiJing, L: BeiJing`).
+    #[serde(default)]
+    pub subject: Option<SubjectFile>,
+}
+
+/// `pki.subject:` section, cfssl's `names` keys.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectFile {
+    /// Country.
+    #[serde(rename = "C", default)]
+    pub c: Option<String>,
+    /// State or province.
+    #[serde(rename = "ST", default)]
+    pub st: Option<String>,
+    /// Locality.
+    #[serde(rename = "L", default)]
+    pub l: Option<String>,
+    /// Organization (Kubernetes' group certificates set their own).
+    #[serde(rename = "O", default)]
+    pub o: Option<String>,
+    /// Organizational unit.
+    #[serde(rename = "OU", default)]
+    pub ou: Option<String>,
 }
 
 /// `kubernetes:` section.

@@ -5,6 +5,7 @@ use ipnet::Ipv4Net;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// A validated cluster inventory. Build it with [`Inventory::from_yaml`].
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +22,8 @@ pub struct Inventory {
     pub bundle: Option<PathBuf>,
     /// The certificate directory on the control machine.
     pub pki_dir: PathBuf,
+    /// How the cluster's certificates are made.
+    pub pki: Pki,
     /// The machines, in file order.
     pub hosts: Vec<Host>,
 }
@@ -170,5 +173,87 @@ impl Host {
     /// Whether the host has `role`.
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
+    }
+}
+
+/// A key kind cfssl offers; the inventory's `pki.key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyKind {
+    /// RSA, 2048 bits (the guides').
+    Rsa2048,
+    /// RSA, 3072 bits.
+    Rsa3072,
+    /// RSA, 4096 bits.
+    Rsa4096,
+    /// ECDSA on P-256.
+    EcdsaP256,
+    /// ECDSA on P-384.
+    EcdsaP384,
+}
+
+impl KeyKind {
+    /// Every kind with its name in the inventory.
+    pub const NAMED: [(&'static str, KeyKind); 5] = [
+        ("rsa-2048", KeyKind::Rsa2048),
+        ("rsa-3072", KeyKind::Rsa3072),
+        ("rsa-4096", KeyKind::Rsa4096),
+        ("ecdsa-256", KeyKind::EcdsaP256),
+        ("ecdsa-384", KeyKind::EcdsaP384),
+    ];
+
+    /// The kind named `name` in the inventory (`rsa-2048`, `ecdsa-256`, ...).
+    pub fn from_name(name: &str) -> Option<KeyKind> {
+        Self::NAMED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, k)| *k)
+    }
+}
+
+/// Subject names every certificate of the set carries (cfssl's `names`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Subject {
+    /// Country.
+    pub c: Option<String>,
+    /// State or province.
+    pub st: Option<String>,
+    /// Locality.
+    pub l: Option<String>,
+    /// Organization.
+    pub o: Option<String>,
+    /// Organizational unit.
+    pub ou: Option<String>,
+}
+
+/// How the cluster's certificates are made: the one source both `kubin pki cluster` and
+/// every deploy read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pki {
+    /// Key kind of every key (the service-account key is always RSA-2048).
+    pub key: KeyKind,
+    /// Every leaf's lifetime.
+    pub validity: Duration,
+    /// Both CAs' lifetime.
+    pub ca_validity: Duration,
+    /// Subject names added to every subject.
+    pub subject: Subject,
+}
+
+impl Default for Pki {
+    /// The guides': RSA-2048, ten years (87600h) for CAs and leaves, `C=CN, ST=BeiJing,
+    /// L=BeiJing`.
+    fn default() -> Self {
+        Self {
+            key: KeyKind::Rsa2048,
+            validity: Duration::from_secs(87600 * 3600),
+            ca_validity: Duration::from_secs(87600 * 3600),
+            subject: Subject {
+                c: Some("CN".into()),
+                st: Some("BeiJing".into()),
+                l: Some("BeiJing".into()),
+                o: None,
+                ou: None,
+            },
+        }
     }
 }

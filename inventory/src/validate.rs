@@ -1,7 +1,7 @@
 //! Turning the file's strings into the typed model, collecting every problem on the way.
 
 use crate::error::{Problem, Severity};
-use crate::file::{HostFile, InventoryFile, SshFile};
+use crate::file::{HostFile, InventoryFile, PkiFile, SshFile};
 use crate::model::*;
 use crate::{Error, Version};
 use ipnet::Ipv4Net;
@@ -214,6 +214,7 @@ pub(crate) fn validate(
     }
 
     let hosts = hosts(&mut f, file, pod_cidr, service_cidr);
+    let pki = pki(&mut f, file.pki.as_ref());
 
     let mut errors: Vec<Problem> = Vec::new();
     let mut warnings: Vec<Problem> = Vec::new();
@@ -264,6 +265,7 @@ pub(crate) fn validate(
         },
         bundle: file.bundle.clone(),
         pki_dir: file.pki_dir.clone(),
+        pki,
         hosts,
     };
     Ok((inventory, warnings))
@@ -437,6 +439,67 @@ fn ssh(f: &mut Findings, at: &str, top: &SshFile, host: &HostFile) -> Ssh {
         known_hosts: own.known_hosts.or_else(|| top.known_hosts.clone()),
         host_key_policy,
     }
+}
+
+/// The `pki:` section, each value checked with its path; absent values take the guides'
+/// defaults, and a `subject:` given replaces the default subject as a whole.
+fn pki(f: &mut Findings, file: Option<&PkiFile>) -> Pki {
+    let mut pki = Pki::default();
+    let Some(file) = file else { return pki };
+    if let Some(name) = &file.key {
+        match KeyKind::from_name(name) {
+            Some(k) => pki.key = k,
+            None => {
+                let known: Vec<&str> = KeyKind::NAMED.iter().map(|(n, _)| *n).collect();
+                f.error(
+                    "pki.key",
+                    format!("{name:?} is not a key kind ({})", known.join(", ")),
+                );
+            }
+        }
+    }
+    let mut lifetime = |path: &str, text: &Option<String>, into: &mut std::time::Duration| {
+        let Some(text) = text else { return };
+        match humantime::parse_duration(text) {
+            Ok(d) if d.is_zero() => f.error(path, format!("{text:?} is no lifetime")),
+            Ok(d) => *into = d,
+            Err(e) => f.error(
+                path,
+                format!("{text:?} is not a duration such as 87600h or 365d: {e}"),
+            ),
+        }
+    };
+    lifetime("pki.validity", &file.validity, &mut pki.validity);
+    lifetime("pki.ca_validity", &file.ca_validity, &mut pki.ca_validity);
+    if let Some(s) = &file.subject {
+        let checked = |f: &mut Findings, key: &str, v: &Option<String>| {
+            if let Some(v) = v
+                && (v.trim().is_empty() || v.chars().any(char::is_control))
+            {
+                f.error(
+                    format!("pki.subject.{key}"),
+                    format!("{v:?} is empty or holds control characters"),
+                );
+            }
+            v.clone()
+        };
+        pki.subject = Subject {
+            c: checked(f, "C", &s.c),
+            st: checked(f, "ST", &s.st),
+            l: checked(f, "L", &s.l),
+            o: checked(f, "O", &s.o),
+            ou: checked(f, "OU", &s.ou),
+        };
+        if let Some(c) = &s.c
+            && c.chars().count() != 2
+        {
+            f.error(
+                "pki.subject.C",
+                format!("{c:?} is not a two-letter country code"),
+            );
+        }
+    }
+    pki
 }
 
 fn cidr(f: &mut Findings, path: &str, text: &str) -> Option<Ipv4Net> {

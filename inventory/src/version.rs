@@ -52,9 +52,58 @@ impl FromStr for Version {
     }
 }
 
+/// The version a release directory's name carries after `prefix`, e.g. 3.5.10 in
+/// `etcd-v3.5.10-linux-amd64` with prefix `etcd-` (a `v` is accepted, a `-suffix` ignored).
+pub fn version_in_name(name: &str, prefix: &str) -> Option<Version> {
+    let rest = name.strip_prefix(prefix)?;
+    rest.split('-').next()?.parse().ok()
+}
+
+/// The newest of release directory names starting with `prefix`, compared as versions
+/// (`etcd-v3.5.10` is newer than `etcd-v3.5.9`, which a string sort gets wrong). Names
+/// without a readable version lose to every name with one; among themselves the last in
+/// string order wins, so the choice never depends on the order of `names`.
+pub fn newest_release<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    prefix: &str,
+) -> Option<&'a str> {
+    names
+        .into_iter()
+        .filter(|n| n.starts_with(prefix))
+        .max_by(|a, b| {
+            version_in_name(a, prefix)
+                .cmp(&version_in_name(b, prefix))
+                .then_with(|| a.cmp(b))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn newest_release_compares_versions_not_strings() {
+        let names = [
+            "etcd-v3.5.9-linux-amd64",
+            "etcd-v3.5.10-linux-amd64",
+            "kubernetes",
+        ];
+        assert_eq!(
+            newest_release(names, "etcd-"),
+            Some("etcd-v3.5.10-linux-amd64")
+        );
+        let rev = ["etcd-v3.5.10", "etcd-v3.5.9"];
+        assert_eq!(newest_release(rev, "etcd-"), Some("etcd-v3.5.10"));
+        assert_eq!(
+            newest_release(["etcd-vX", "etcd-v3.4.0"], "etcd-"),
+            Some("etcd-v3.4.0")
+        );
+        assert_eq!(newest_release(["kubernetes"], "etcd-"), None);
+        assert_eq!(
+            version_in_name("etcd-v3.5.10-linux-amd64", "etcd-"),
+            Some(Version::new(3, 5, 10))
+        );
+    }
 
     #[test]
     fn parses_with_and_without_v() {

@@ -226,3 +226,45 @@ fn error_display_names_file_path_and_value() {
         "{text}"
     );
 }
+
+/// The example with a `pki:` section appended.
+fn with_pki(section: &str) -> String {
+    format!("{GOOD}\npki:\n{section}")
+}
+
+#[test]
+fn pki_section_is_read() {
+    let text = with_pki(
+        "  key: ecdsa-256\n  validity: 365d\n  ca_validity: 3650d\n  subject: { C: DE, O: Acme, OU: Ops }\n",
+    );
+    let (inv, _) = Inventory::from_yaml(&text, "cluster.yaml").expect("valid");
+    assert_eq!(inv.pki.key, inventory::KeyKind::EcdsaP256);
+    assert_eq!(inv.pki.validity.as_secs(), 365 * 86400);
+    assert_eq!(inv.pki.ca_validity.as_secs(), 3650 * 86400);
+    assert_eq!(inv.pki.subject.c.as_deref(), Some("DE"));
+    assert_eq!(
+        inv.pki.subject.st, None,
+        "a subject given replaces the default"
+    );
+    assert_eq!(inv.pki.subject.ou.as_deref(), Some("Ops"));
+}
+
+#[test]
+fn every_pki_problem_is_reported_with_its_path() {
+    let text = with_pki(
+        "  key: rsa-1024\n  validity: forever\n  ca_validity: 0s\n  subject: { C: Germany, L: \"\" }\n",
+    );
+    for (path, needle) in [
+        ("pki.key", "\"rsa-1024\" is not a key kind"),
+        ("pki.validity", "\"forever\" is not a duration"),
+        ("pki.ca_validity", "\"0s\" is no lifetime"),
+        ("pki.subject.C", "not a two-letter country code"),
+        ("pki.subject.L", "empty"),
+    ] {
+        check_error(&text, path, needle);
+    }
+    match Inventory::from_yaml(&with_pki("  bits: 2048\n"), "cluster.yaml") {
+        Err(Error::Parse { message, .. }) => assert!(message.contains("bits"), "{message}"),
+        other => panic!("expected Error::Parse, got {other:?}"),
+    }
+}

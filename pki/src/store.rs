@@ -199,6 +199,141 @@ fn backup(path: &Path, now: SystemTime) -> Result<PathBuf, Error> {
     Ok(to)
 }
 
+/// What is on disk for one leaf, read only.
+struct Existing {
+    /// Its key, if the key file exists.
+    key: Option<PrivateKey>,
+    /// Its certificate, if the certificate file exists.
+    cert_pem: Option<String>,
+    /// Why an existing certificate no longer fits (`None`: it fits, or there is none).
+    why: Option<String>,
+}
+
+/// Reads the leaf `spec` under `dir` and judges it against `ca`, writing nothing.
+fn existing_leaf(dir: &Path, spec: &LeafSpec, ca: &Ca) -> Result<Existing, Error> {
+    let (cert_path, key_path, _) = bare_paths(&dir.join(&spec.name));
+    let label = cert_path.display().to_string();
+    let key = if key_path.exists() {
+        Some(PrivateKey::from_pem(
+            &read(&key_path)?,
+            &key_path.display().to_string(),
+        )?)
+    } else {
+        None
+    };
+    if !cert_path.exists() {
+        return Ok(Existing {
+            key,
+            cert_pem: None,
+            why: None,
+        });
+    }
+    let cert_pem = read(&cert_path)?;
+    let info: CertInfo = cert_info(&cert_pem, &label)?;
+    if let Some(k) = &key
+        && crate::ca::cert_spki(&cert_pem, &label)? != k.spki_der()
+    {
+        return Err(Error::KeyConflict {
+            path: key_path,
+            message: format!("the key does not match {label}"),
+        });
+    }
+    let why = match (&key, leaf_mismatch(&info, spec)) {
+        (_, Some(why)) => Some(why),
+        (None, None) => Some("its key is missing".to_string()),
+        (Some(_), None) if !ca.signed(&cert_pem) => Some("another CA signed it".to_string()),
+        (Some(_), None) => None,
+    };
+    Ok(Existing {
+        key,
+        cert_pem: Some(cert_pem),
+        why,
+    })
+}
+
+/// What [`ensure_cluster_set`] would do in `dir` for `req`, by base name, reading files and
+/// writing nothing (a dry run): `Reused`, `Issued`, or `Reissued` with the reason (and no
+/// backups, since nothing moves). Refuses what `ensure_cluster_set` refuses (half a CA, a key
+/// that does not match its certificate).
+pub fn check_cluster_set(
+    dir: &Path,
+    req: &ClusterSetRequest,
+) -> Result<Vec<(String, Status)>, Error> {
+    req.check()?;
+    let mut report = Vec::new();
+    let mut cas = BTreeMap::new();
+    for (signer, name) in [
+        (Signer::Etcd, layout::ETCD_CA),
+        (Signer::Cluster, layout::CLUSTER_CA),
+    ] {
+        let (cert, key, _) = bare_paths(&dir.join(name));
+        let status = match (cert.exists(), key.exists()) {
+            (true, true) => {
+                cas.insert(signer, load_ca(&cert, &key)?);
+                Status::Reused
+            }
+            (false, false) => Status::Issued,
+            (true, false) => {
+                return Err(Error::HalfCa {
+                    present: cert,
+                    missing: key,
+                });
+            }
+            (false, true) => {
+                return Err(Error::HalfCa {
+                    present: key,
+                    missing: cert,
+                });
+            }
+        };
+        report.push((name.to_string(), status));
+    }
+    for spec in cluster_leaves(req) {
+        let wanted = spec.request.key_spec(&spec.name)?;
+        let (cert_path, key_path, _) = bare_paths(&dir.join(&spec.name));
+        let status = match cas.get(&spec.signer) {
+            None if cert_path.exists() || key_path.exists() => Status::Reissued {
+                reason: "its CA would be new".into(),
+                backups: Vec::new(),
+            },
+            None => Status::Issued,
+            Some(ca) => {
+                let Existing { key, cert_pem, why } = existing_leaf(dir, &spec, ca)?;
+                let key_kind = key
+                    .as_ref()
+                    .filter(|k| k.spec() != wanted)
+                    .map(|k| format!("key {} is now {wanted}", k.spec()));
+                match (cert_pem, why.or(key_kind)) {
+                    (Some(_), None) => Status::Reused,
+                    (_, Some(reason)) => Status::Reissued {
+                        reason,
+                        backups: Vec::new(),
+                    },
+                    (None, None) => Status::Issued,
+                }
+            }
+        };
+        report.push((spec.name, status));
+    }
+    let key_path = dir.join(layout::SA_KEY);
+    let pub_path = dir.join(layout::SA_PUB);
+    let status = if key_path.exists() {
+        let key = PrivateKey::from_pem(&read(&key_path)?, &key_path.display().to_string())?;
+        if pub_path.exists() && read(&pub_path)? == key.public_key_pem() {
+            Status::Reused
+        } else {
+            Status::Reissued {
+                reason: format!("{} is missing or stale", layout::SA_PUB),
+                backups: Vec::new(),
+            }
+        }
+    } else {
+        Status::Issued
+    };
+    report.push((layout::SA_KEY.to_string(), status));
+    Ok(report)
+}
+
 /// Makes sure the leaf `spec` exists under `dir`, signed by `ca`: reuses a fitting one,
 /// issues a missing one, reissues a changed one (old files kept as timestamped backups; the
 /// key is kept when it is still of the requested kind).
@@ -209,37 +344,12 @@ pub fn ensure_leaf(
     now: SystemTime,
     rng: &dyn SecureRandom,
 ) -> Result<(CertKey, Status), Error> {
-    let base = dir.join(&spec.name);
-    let (cert_path, key_path, csr_path) = bare_paths(&base);
-    let label = cert_path.display().to_string();
+    let (cert_path, key_path, csr_path) = bare_paths(&dir.join(&spec.name));
     let wanted = spec.request.key_spec(&spec.name)?;
-    let key = if key_path.exists() {
-        Some(PrivateKey::from_pem(
-            &read(&key_path)?,
-            &key_path.display().to_string(),
-        )?)
-    } else {
-        None
-    };
+    let Existing { key, cert_pem, why } = existing_leaf(dir, spec, ca)?;
     let mut backups = Vec::new();
     let mut reason = None;
-    if cert_path.exists() {
-        let cert_pem = read(&cert_path)?;
-        let info: CertInfo = cert_info(&cert_pem, &label)?;
-        if let Some(k) = &key
-            && crate::ca::cert_spki(&cert_pem, &label)? != k.spki_der()
-        {
-            return Err(Error::KeyConflict {
-                path: key_path,
-                message: format!("the key does not match {label}"),
-            });
-        }
-        let why = match (&key, leaf_mismatch(&info, spec)) {
-            (_, Some(why)) => Some(why),
-            (None, None) => Some("its key is missing".to_string()),
-            (Some(_), None) if !ca.signed(&cert_pem) => Some("another CA signed it".to_string()),
-            (Some(_), None) => None,
-        };
+    if let Some(cert_pem) = cert_pem {
         match why {
             None => {
                 let key_pem = key.map(|k| k.pem().to_string()).unwrap_or_default();

@@ -1,7 +1,9 @@
 //! `pki::store` on a temporary directory: the cluster set's layout and subjects, reuse,
 //! reissue with backups, never overwriting a key or a CA.
 
-use pki::store::{Status, ensure_cluster_set, ensure_cluster_set_with_report, read_certs};
+use pki::store::{
+    Status, check_cluster_set, ensure_cluster_set, ensure_cluster_set_with_report, read_certs,
+};
 use pki::{ClusterSetRequest, Error, KeySpec, Member, cert_info, layout, summary};
 use std::os::unix::fs::PermissionsExt;
 
@@ -149,4 +151,51 @@ fn bad_cluster_requests_report_every_problem() {
         other => panic!("{other:?}"),
     }
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+/// Every file under `dir` with its content, to prove nothing was written.
+fn snapshot(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn check_says_what_ensure_would_do_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = check_cluster_set(dir.path(), &request()).unwrap();
+    assert!(empty.iter().all(|(_, s)| *s == Status::Issued), "{empty:?}");
+    assert!(snapshot(dir.path()).is_empty());
+
+    let (_, issued) = ensure_cluster_set_with_report(dir.path(), &request()).unwrap();
+    let before = snapshot(dir.path());
+    let same = check_cluster_set(dir.path(), &request()).unwrap();
+    assert_eq!(same.len(), issued.len());
+    assert!(same.iter().all(|(_, s)| *s == Status::Reused), "{same:?}");
+
+    // Another key kind: every leaf would be reissued, yet nothing moves.
+    let mut rsa = request();
+    rsa.key = KeySpec::Rsa2048;
+    let changed = check_cluster_set(dir.path(), &rsa).unwrap();
+    let reissued = changed
+        .iter()
+        .filter(|(_, s)| matches!(s, Status::Reissued { backups, .. } if backups.is_empty()))
+        .count();
+    assert_eq!(
+        reissued,
+        changed.len() - 3,
+        "all but the CAs and sa.key: {changed:?}"
+    );
+    assert_eq!(snapshot(dir.path()), before);
 }

@@ -8,6 +8,9 @@
 use serde::Serialize;
 use std::path::PathBuf;
 
+pub mod rollout;
+pub use rollout::{Rollout, Stage};
+
 /// A whole plan: phases run one after another; within a phase every host runs its steps in
 /// order, hosts in parallel, and the next phase starts when every host finished this one.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

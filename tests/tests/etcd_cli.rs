@@ -39,13 +39,13 @@ fn the_cli_reports_what_etcdctl_sees() {
         .count();
     assert_eq!(rows, 3, "{}", text(&out));
 
-    let out = kubin(&inv, &["health", "--json"]);
+    let out = kubin(&inv, &["health", "--output", "json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["verdict"], "healthy");
     assert_eq!(json["endpoints"][2]["endpoint"], "https://127.0.10.3:2379");
 
     // members: the same IDs and names as etcdctl's member list.
-    let out = kubin(&inv, &["members", "--json"]);
+    let out = kubin(&inv, &["members", "--output", "json"]);
     assert!(out.status.success(), "{}", text(&out));
     let members: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let ctl = etcd.etcdctl_output(&["member", "list"]);
@@ -73,6 +73,10 @@ fn the_cli_reports_what_etcdctl_sees() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
+    // The whole keyspace: private from its creation, as etcdctl writes it.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&snap).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "snapshot mode {mode:o}");
     let sum = Command::new("sha256sum").arg(&snap).output().unwrap();
     let sum = String::from_utf8_lossy(&sum.stdout);
     let sha = sum.split_whitespace().next().unwrap();

@@ -106,7 +106,7 @@ fn etcd_on_the_lab_deploy_degrade_restore_and_scale() {
     let ctl = etcdctl(&pki, &endpoints, &["endpoint", "health"]);
     assert!(ctl.status.success(), "{}", text(&ctl));
     let health: serde_json::Value =
-        serde_json::from_str(&kubin_ok(&inv3, &["health", "--json"])).unwrap();
+        serde_json::from_str(&kubin_ok(&inv3, &["health", "--output", "json"])).unwrap();
     assert_eq!(health["verdict"], "healthy");
     for e in &endpoints {
         assert!(
@@ -116,7 +116,7 @@ fn etcd_on_the_lab_deploy_degrade_restore_and_scale() {
         );
     }
     let members: serde_json::Value =
-        serde_json::from_str(&kubin_ok(&inv3, &["members", "--json"])).unwrap();
+        serde_json::from_str(&kubin_ok(&inv3, &["members", "--output", "json"])).unwrap();
     let list = text(&etcdctl(&pki, &endpoints, &["member", "list"]));
     assert_eq!(list.lines().count(), 3, "{list}");
     for m in members.as_array().unwrap() {

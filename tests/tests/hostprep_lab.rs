@@ -12,7 +12,7 @@ const HOSTS: [&str; 3] = ["k8s-master1", "k8s-node1", "k8s-node2"];
 
 fn prepare(lab: &Lab, extra: &[&str]) -> Output {
     let out = Command::new(kubin())
-        .args(["prepare", "--timeout", "10", "-f"])
+        .args(["prepare", "--timeout", "10s", "-f"])
         .arg(lab.inventory_path())
         .args(extra)
         .output()
@@ -161,7 +161,7 @@ fn prepare_three_lab_hosts() {
             .unwrap();
     }
     let mut child = Command::new(kubin())
-        .args(["prepare", "--timeout", "10", "--output", "json", "-f"])
+        .args(["prepare", "--timeout", "10s", "--output", "json", "-f"])
         .arg(lab.inventory_path())
         .stdout(Stdio::piped())
         .spawn()

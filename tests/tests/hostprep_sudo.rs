@@ -157,7 +157,7 @@ fn prepare_as_a_sudo_user_and_refuse_one_without_sudo() {
     // Preflight and prepare as ops.
     let pf = kubin_bounded(&ops, &["preflight"]);
     assert!(pf.status.success(), "{}", text(&pf));
-    let first = kubin_bounded(&ops, &["prepare", "--timeout", "30", "--output", "json"]);
+    let first = kubin_bounded(&ops, &["prepare", "--timeout", "30s", "--output", "json"]);
     assert!(first.status.success(), "{}", text(&first));
     assert!(report_changes(&json_report(&first)) > 0);
     for h in &names {
@@ -196,7 +196,7 @@ fn prepare_as_a_sudo_user_and_refuse_one_without_sudo() {
             .unwrap();
         assert_eq!(staging.trim(), "0", "no staging left on {h}");
     }
-    let again = kubin_bounded(&ops, &["prepare", "--timeout", "30", "--output", "json"]);
+    let again = kubin_bounded(&ops, &["prepare", "--timeout", "30s", "--output", "json"]);
     assert!(again.status.success(), "{}", text(&again));
     assert_eq!(report_changes(&json_report(&again)), 0, "{}", text(&again));
 
@@ -204,7 +204,7 @@ fn prepare_as_a_sudo_user_and_refuse_one_without_sudo() {
     for h in &names {
         lab.ssh_ok(h, "rm /etc/sysctl.d/k8s.conf").unwrap();
     }
-    let denied = kubin_bounded(&nosudo, &["prepare", "--timeout", "30"]);
+    let denied = kubin_bounded(&nosudo, &["prepare", "--timeout", "30s"]);
     assert!(!denied.status.success(), "{}", text(&denied));
     let said = text(&denied);
     for h in &names {

@@ -239,12 +239,21 @@ fn bad_inputs_fail_naming_the_file_and_field() {
 fn check_expiration_exit_status_and_cluster_set() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let listing = sh(
-        d,
-        "$KUBIN pki cluster --dir pki --key ecdsa-256 --etcd etcd-1=192.168.31.63 \
-         --etcd etcd-2=192.168.31.65 --etcd etcd-3=192.168.31.66 --master 192.168.31.63 \
-         --service-cidr 10.0.0.0/24 --load-balancer 192.168.31.100",
-    );
+    // The settings come from the inventory alone: members, SANs and the `pki:` section.
+    std::fs::write(
+        d.join("cluster.yaml"),
+        "kubernetes: { version: \"1.20.2\", service_cidr: 10.0.0.0/24, load_balancer: 192.168.31.100 }
+network: { pod_cidr: 172.17.0.0/16 }
+pki_dir: pki
+pki: { key: ecdsa-256 }
+hosts:
+  - { name: etcd-1, address: 192.168.31.63, roles: [master, etcd] }
+  - { name: etcd-2, address: 192.168.31.65, roles: [node, etcd] }
+  - { name: etcd-3, address: 192.168.31.66, roles: [node, etcd] }
+",
+    )
+    .unwrap();
+    let listing = sh(d, "$KUBIN pki cluster -f cluster.yaml");
     assert_eq!(listing.matches("issued").count(), 16, "{listing}");
     // Every leaf verifies against its CA with openssl.
     for leaf in ["etcd/server-etcd-1", "etcd/peer-etcd-3", "etcd/client"] {
@@ -289,12 +298,7 @@ fn check_expiration_exit_status_and_cluster_set() {
         "openssl rsa -in pki/sa.key -check -noout && openssl pkey -pubin -in pki/sa.pub -noout",
     );
     // A second run reuses everything.
-    let again = sh(
-        d,
-        "$KUBIN pki cluster --dir pki --key ecdsa-256 --etcd etcd-1=192.168.31.63 \
-         --etcd etcd-2=192.168.31.65 --etcd etcd-3=192.168.31.66 --master 192.168.31.63 \
-         --service-cidr 10.0.0.0/24 --load-balancer 192.168.31.100",
-    );
+    let again = sh(d, "$KUBIN pki cluster -f cluster.yaml");
     assert_eq!(again.matches("reused").count(), 16, "{again}");
 
     // Ten years left: fine within 30 days, expiring within 4000 days.

@@ -4,7 +4,7 @@ use super::read;
 use anyhow::{Result, bail};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// Exit status of `check-expiration` when something expires within the window.
 const EXPIRING: u8 = 2;
@@ -37,8 +37,8 @@ pub struct CheckArgs {
     /// The directory to scan (recursively, every *.pem holding a certificate).
     dir: PathBuf,
     /// The window, e.g. `30d`, `720h`.
-    #[arg(long, value_name = "DURATION", default_value = "30d")]
-    within: String,
+    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = crate::args::duration)]
+    within: Duration,
 }
 
 /// Runs `kubin pki certinfo`.
@@ -63,7 +63,7 @@ fn residual(secs: i64) -> String {
 
 /// Runs `kubin pki check-expiration`.
 pub fn check_expiration(args: CheckArgs) -> Result<ExitCode> {
-    let window = pki::parse_duration(&args.within, "--within", "--within")?;
+    let window = args.within;
     let certs = pki::store::read_certs(&args.dir)?;
     if certs.is_empty() {
         bail!("no certificates under {}", args.dir.display());
@@ -96,7 +96,10 @@ pub fn check_expiration(args: CheckArgs) -> Result<ExitCode> {
     }
     let expiring = report.iter().filter(|e| e.expiring).count();
     if expiring > 0 {
-        eprintln!("{expiring} certificate(s) expire within {}", args.within);
+        eprintln!(
+            "{expiring} certificate(s) expire within {}",
+            humantime::format_duration(args.within)
+        );
         return Ok(ExitCode::from(EXPIRING));
     }
     Ok(ExitCode::SUCCESS)

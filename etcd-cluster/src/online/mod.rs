@@ -10,8 +10,8 @@ mod probe;
 
 pub use check::{check_endpoint, health};
 pub use ops::{
-    EndpointStatus, SnapshotInfo, member_add, member_list, member_promote, member_remove,
-    snapshot_save, status,
+    EndpointStatus, SnapshotInfo, is_reconfiguration_refusal, member_add, member_list,
+    member_promote, member_remove, snapshot_save, status,
 };
 
 use crate::Error;

@@ -9,6 +9,7 @@ use etcd_client::{Client, GetOptions, MemberAddOptions};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 fn endpoint_err(endpoint: &str, p: Problem) -> Error {
@@ -185,7 +186,19 @@ pub async fn snapshot_save(target: &Target, path: &Path) -> Result<SnapshotInfo,
     .map_err(|p| endpoint_err(&endpoint, p))?;
     let mut revision = before.header().map(|h| h.revision()).unwrap_or(0);
     let part = path.with_extension("part");
-    let mut file = std::fs::File::create(&part).map_err(|e| io(e, &part))?;
+    // The snapshot is the whole keyspace (every Secret of a cluster): created 0600 from
+    // the start, as etcdctl does, never made private after the fact. A stale part file
+    // from a broken run goes first, so its mode cannot carry over.
+    match std::fs::remove_file(&part) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e, &part)),
+        _ => {}
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&part)
+        .map_err(|e| io(e, &part))?;
     let mut hasher = Sha256::new();
     let mut bytes = 0u64;
     let mut stream = bounded("snapshot", t, c.snapshot())
@@ -221,11 +234,23 @@ fn parse_id(id: &str) -> Result<u64, Error> {
     })
 }
 
-/// How long [`member_add`] and [`member_remove`] retry while etcd calls the cluster unhealthy.
-pub const ADD_RETRY: std::time::Duration = std::time::Duration::from_secs(15);
+/// Whether `e` is etcd refusing a membership change because its strict reconfiguration
+/// check calls the cluster unhealthy: etcd allows a change only once every member has been
+/// connected for 5 s, which is not yet so right after a member started or restarted. The
+/// caller retries such a refusal (the orchestrator's one poll loop); any other error is final.
+pub fn is_reconfiguration_refusal(e: &Error) -> bool {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text.contains("unhealthy cluster")
+}
 
 /// Adds a member with `peer_url` (as a learner when asked); returns the new member and the
-/// cluster's members after the change.
+/// cluster's members after the change. One attempt: a refusal during etcd's reconfiguration
+/// window ([`is_reconfiguration_refusal`]) is the caller's to retry.
 pub async fn member_add(
     target: &Target,
     peer_url: &str,
@@ -236,9 +261,11 @@ pub async fn member_add(
     if learner {
         options = options.with_is_learner();
     }
-    let r = reconfigure("member add", target, async || {
-        c.member_add([peer_url], Some(options.clone())).await
-    })
+    let r = bounded(
+        "member add",
+        target.timeouts.request,
+        c.member_add([peer_url], Some(options)),
+    )
     .await
     .map_err(|p| endpoint_err(&endpoint, p))?;
     let added = r.member().map(live).ok_or_else(|| Error::Member {
@@ -263,35 +290,17 @@ pub async fn member_promote(target: &Target, id: &str) -> Result<(), Error> {
 }
 
 /// Removes member `id` (hex). The caller decides first whether the quorum survives
-/// ([`crate::membership::check_remove`]).
+/// ([`crate::membership::check_remove`]), and retries a refusal during etcd's
+/// reconfiguration window ([`is_reconfiguration_refusal`]).
 pub async fn member_remove(target: &Target, id: &str) -> Result<(), Error> {
     let raw = parse_id(id)?;
     let (endpoint, mut c) = first_client(target).await?;
-    reconfigure("member remove", target, async || c.member_remove(raw).await)
-        .await
-        .map_err(|p| endpoint_err(&endpoint, p))?;
+    bounded(
+        "member remove",
+        target.timeouts.request,
+        c.member_remove(raw),
+    )
+    .await
+    .map_err(|p| endpoint_err(&endpoint, p))?;
     Ok(())
-}
-
-/// A membership change, retried for up to [`ADD_RETRY`] while etcd's strict
-/// reconfiguration check refuses it ("unhealthy cluster"): etcd allows a change only once
-/// every member has been connected for 5 s, which is not yet so right after a member
-/// started or restarted.
-async fn reconfigure<T>(
-    call: &str,
-    target: &Target,
-    mut attempt: impl AsyncFnMut() -> Result<T, etcd_client::Error>,
-) -> Result<T, Problem> {
-    let deadline = tokio::time::Instant::now() + ADD_RETRY;
-    loop {
-        match bounded(call, target.timeouts.request, attempt()).await {
-            Err(Problem::Rpc { detail, .. })
-                if detail.contains("unhealthy cluster")
-                    && tokio::time::Instant::now() < deadline =>
-            {
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            }
-            other => return other,
-        }
-    }
 }

@@ -67,18 +67,17 @@ pub fn parse_sums(text: &str) -> Vec<(String, String)> {
 
 /// The required binaries' relative paths, `etcd-v*` resolved to the directory present.
 fn required(dir: &Path) -> Vec<String> {
-    let etcd_dir = std::fs::read_dir(dir)
-        .ok()
-        .and_then(|rd| {
-            let mut names: Vec<String> = rd
-                .filter_map(|e| e.ok())
+    // The newest by version (etcd-v3.5.10 over etcd-v3.5.9), as the deploy picks it.
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with("etcd-v"))
-                .collect();
-            names.sort();
-            names.pop()
+                .collect()
         })
-        .unwrap_or_else(|| "etcd-v*".into());
+        .unwrap_or_default();
+    let etcd_dir = inventory::version::newest_release(names.iter().map(String::as_str), "etcd-v")
+        .unwrap_or("etcd-v*")
+        .to_string();
     ETCD_BINARIES
         .iter()
         .map(|b| format!("{etcd_dir}/{b}"))

@@ -214,3 +214,25 @@ fn inspecting_a_real_bundle_hashes_files() {
             .any(|f| f.message.contains("kube-apiserver is missing"))
     );
 }
+
+#[test]
+fn the_newest_etcd_in_the_bundle_is_chosen_by_version() {
+    let dir = tempfile::tempdir().unwrap();
+    for v in ["etcd-v3.5.9-linux-amd64", "etcd-v3.5.10-linux-amd64"] {
+        std::fs::create_dir_all(dir.path().join(v)).unwrap();
+    }
+    let b = inspect_bundle(dir.path());
+    let etcd: Vec<&str> = b
+        .files
+        .iter()
+        .map(|(p, _)| p.as_str())
+        .filter(|p| p.starts_with("etcd-"))
+        .collect();
+    assert_eq!(
+        etcd,
+        [
+            "etcd-v3.5.10-linux-amd64/etcd",
+            "etcd-v3.5.10-linux-amd64/etcdctl"
+        ]
+    );
+}

@@ -1,0 +1,210 @@
+//! One run's state: the inventory, SSH connections opened once and reused by every phase,
+//! one tokio runtime for the online calls, the certificate set and the observer.
+
+use crate::observer::{Event, Observer};
+use crate::{Error, etcd_access};
+use etcd_cluster::online::{Target, Timeouts};
+use hostprep::{ApplyOptions, Report, SshOptions, Transports};
+use inventory::Inventory;
+use std::path::{Path, PathBuf};
+
+/// How a session reaches hosts and etcd.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// SSH timeouts.
+    pub ssh: SshOptions,
+    /// How plans are applied: parallelism and how the executor shows progress (its
+    /// `dry_run` is set per phase).
+    pub apply: ApplyOptions,
+    /// How etcd is reached.
+    pub etcd: EtcdAccess,
+}
+
+/// How etcd is reached: the inventory's members and the client certificate in pki_dir,
+/// unless given otherwise.
+#[derive(Debug, Clone, Default)]
+pub struct EtcdAccess {
+    /// Client URLs instead of the inventory's members (empty: the inventory's).
+    pub endpoints: Vec<String>,
+    /// The etcd CA instead of `<pki_dir>/etcd/ca.pem`.
+    pub cacert: Option<PathBuf>,
+    /// The client certificate instead of `<pki_dir>/etcd/client.pem`.
+    pub cert: Option<PathBuf>,
+    /// The client key instead of `<pki_dir>/etcd/client-key.pem`.
+    pub key: Option<PathBuf>,
+    /// Connect and request timeouts.
+    pub timeouts: Timeouts,
+}
+
+/// One run of kubin against one inventory.
+pub struct Session {
+    /// The validated inventory.
+    pub inventory: Inventory,
+    /// The inventory file, for messages that tell the operator what to edit.
+    pub inventory_path: PathBuf,
+    /// How hosts and etcd are reached.
+    pub settings: Settings,
+    transports: Transports,
+    runtime: Option<tokio::runtime::Runtime>,
+    observer: Box<dyn Observer>,
+}
+
+impl Session {
+    /// Loads and validates the inventory at `path`; its warnings go to the observer.
+    pub fn open(
+        path: &Path,
+        settings: Settings,
+        observer: Box<dyn Observer>,
+    ) -> Result<Self, Error> {
+        let (inventory, warnings) = Inventory::load(path).map_err(|source| Error::Inventory {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let session = Self::with_inventory(inventory, path, settings, observer);
+        // The observer says "warning" itself: the problem's own Display would say it twice.
+        for w in warnings {
+            session.warn(format!("{}: {}", w.path, w.message));
+        }
+        Ok(session)
+    }
+
+    /// A session over an inventory already loaded.
+    pub fn with_inventory(
+        inventory: Inventory,
+        path: &Path,
+        settings: Settings,
+        observer: Box<dyn Observer>,
+    ) -> Self {
+        Self {
+            inventory,
+            inventory_path: path.to_path_buf(),
+            settings,
+            transports: Transports::new(),
+            runtime: None,
+            observer,
+        }
+    }
+
+    /// Tells the observer what happens.
+    pub fn note(&self, message: impl Into<String>) {
+        self.observer.event(&Event::Note {
+            message: message.into(),
+        });
+    }
+
+    /// Tells the observer about something off that does not stop the phase.
+    pub fn warn(&self, message: impl Into<String>) {
+        self.observer.event(&Event::Warning {
+            message: message.into(),
+        });
+    }
+
+    /// The runtime for the online calls, started on first use and kept for the run.
+    pub fn runtime(&mut self) -> Result<&tokio::runtime::Runtime, Error> {
+        if self.runtime.is_none() {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(4)
+                .enable_all()
+                .build()
+                .map_err(Error::Runtime)?;
+            self.runtime = Some(rt);
+        }
+        Ok(self.runtime.as_ref().expect("set above"))
+    }
+
+    /// Runs one online call to completion on the session's runtime.
+    pub fn block_on<F: std::future::Future>(&mut self, f: F) -> Result<F::Output, Error> {
+        Ok(self.runtime()?.block_on(f))
+    }
+
+    /// The etcd cluster as the settings say: endpoints, client certificate, timeouts.
+    pub fn etcd_target(&self) -> Result<Target, Error> {
+        etcd_access::target(&self.inventory, &self.settings.etcd)
+    }
+
+    /// Connects to the `hosts` not connected yet (connections are reused by every later
+    /// phase of the run); returns those that could not be reached, with why.
+    pub fn connect_some(&mut self, hosts: &[&str]) -> Vec<(String, String)> {
+        let missing: Vec<&str> = hosts
+            .iter()
+            .copied()
+            .filter(|h| !self.transports.contains_key(*h))
+            .collect();
+        if missing.is_empty() {
+            return Vec::new();
+        }
+        let (new, failed) =
+            hostprep::connect_all_with(&self.inventory, &missing, &self.settings.ssh);
+        self.transports.extend(new);
+        failed
+            .into_iter()
+            .map(|(h, e)| (h, e.to_string()))
+            .collect()
+    }
+
+    /// [`Session::connect_some`], failing when any host is unreachable.
+    pub fn connect(&mut self, hosts: &[&str]) -> Result<(), Error> {
+        let unreachable = self.connect_some(hosts);
+        if unreachable.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Unreachable { unreachable })
+        }
+    }
+
+    /// The open connections, for phases that read hosts (facts) before planning.
+    pub fn transports(&mut self) -> &mut Transports {
+        &mut self.transports
+    }
+
+    /// Applies `plan` to its hosts (connecting first), shows the report through the
+    /// observer, and returns it; fails naming the hosts when a step failed.
+    pub fn apply(&mut self, plan: &plan::Plan, dry_run: bool) -> Result<Report, Error> {
+        let hosts = plan_hosts(plan);
+        let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+        self.connect(&hosts)?;
+        let report = self.apply_connected(plan, dry_run);
+        self.show(&report);
+        if !report.is_success() {
+            let phase = plan
+                .phases
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let hosts = report
+                .failures()
+                .iter()
+                .map(|f| format!("{} ({}: {}: {})", f.host, f.step, f.target, f.message))
+                .collect();
+            return Err(Error::Apply { phase, hosts });
+        }
+        Ok(report)
+    }
+
+    /// Applies `plan` over the connections already open (hosts without one fail in the
+    /// report); never fails itself, and leaves showing the report to the caller.
+    pub fn apply_connected(&mut self, plan: &plan::Plan, dry_run: bool) -> Report {
+        let opts = ApplyOptions {
+            dry_run,
+            ..self.settings.apply
+        };
+        hostprep::apply(plan, &mut self.transports, &opts)
+    }
+
+    /// Shows an executor's report through the observer.
+    pub fn show(&self, report: &Report) {
+        self.observer.event(&Event::Applied { report });
+    }
+}
+
+/// The hosts a plan touches, in first-seen order.
+fn plan_hosts(plan: &plan::Plan) -> Vec<String> {
+    let mut hosts: Vec<String> = Vec::new();
+    for h in plan.phases.iter().flat_map(|p| &p.hosts) {
+        if !hosts.contains(&h.host) {
+            hosts.push(h.host.clone());
+        }
+    }
+    hosts
+}

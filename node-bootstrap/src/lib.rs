@@ -9,6 +9,7 @@
 
 mod error;
 pub mod kubeconfig;
+pub mod online;
 pub mod plan;
 pub mod policy;
 pub mod rbac;

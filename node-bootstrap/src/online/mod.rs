@@ -5,6 +5,8 @@
 use crate::Error;
 use crate::policy::{CsrFacts, CsrKind, CsrState, Decision, Grant, POLICY, decide};
 use crate::rbac::Rbac;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
 use futures::{StreamExt, TryStreamExt as _};
 use inventory::{Inventory, Role};
 use k8s_openapi::api::certificates::v1::{
@@ -335,11 +337,16 @@ fn missing(inv: &Inventory, cfg: &WatchConfig, have: &BTreeSet<(String, CsrKind)
         .count()
 }
 
+/// How many approvals a watch has in flight at once: a burst of CSRs is decided in
+/// parallel (each is one PUT), without flooding the apiserver.
+pub const PARALLEL_APPROVALS: usize = 32;
+
 /// Watches certificate signing requests (a list, then a watch from its resource version,
 /// resumed where it ended; a fresh list when the server has compacted past it) and decides
-/// each pending one as it arrives, calling `report` once per request acted on or left.
-/// Ends when `cancel` completes, or, with `until_complete`, when every inventory node has
-/// an approved client (and, if asked, serving) request.
+/// each pending one as it arrives, up to [`PARALLEL_APPROVALS`] at once, calling `report`
+/// once per request acted on or left. Ends when `cancel` completes, or, with
+/// `until_complete`, when every inventory node has an approved client (and, if asked,
+/// serving) request and the approvals in flight have finished.
 pub async fn watch<F>(
     client: &Client,
     inv: &Inventory,
@@ -351,12 +358,24 @@ where
     F: Future<Output = ()>,
 {
     let api = csr_api(client);
-    let mut have: BTreeSet<(String, CsrKind)> = BTreeSet::new();
-    let mut reported: BTreeSet<String> = BTreeSet::new();
+    let mut state = WatchState::default();
+    let mut inflight: FuturesUnordered<Decided<'_>> = FuturesUnordered::new();
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(PARALLEL_APPROVALS));
     tokio::pin!(cancel);
     let api_err = |action: &str| {
         let action = action.to_string();
         move |source| Error::Api { action, source }
+    };
+    let job = |state: &mut WatchState, csr: CertificateSigningRequest| -> Option<Decided<'_>> {
+        let name = state.wants(&csr, inv)?;
+        let api = api.clone();
+        let permits = permits.clone();
+        let deny = cfg.deny;
+        Some(Box::pin(async move {
+            let _permit = permits.acquire_owned().await;
+            let result = set_condition(&api, csr, inv, deny).await;
+            (name, result)
+        }))
     };
 
     let list_params = ListParams::default();
@@ -368,12 +387,9 @@ where
         };
         let mut version = list.metadata.resource_version.clone().unwrap_or_default();
         for csr in list.items {
-            handle(&api, csr, inv, cfg, &mut have, &mut reported, report).await?;
+            inflight.extend(job(&mut state, csr));
         }
         loop {
-            if cfg.until_complete && missing(inv, cfg, &have) == 0 {
-                return Ok(WatchEnd::Complete);
-            }
             let stream = tokio::select! {
                 _ = &mut cancel => return Ok(WatchEnd::Cancelled),
                 s = api.watch(&watch_params, &version) =>
@@ -381,8 +397,19 @@ where
             };
             let mut stream = std::pin::pin!(stream.into_stream());
             loop {
+                if cfg.until_complete && missing(inv, cfg, &state.have) == 0 {
+                    // Finish (and report) what is in flight, then stop.
+                    while let Some((name, result)) = inflight.next().await {
+                        state.done(&name, result, report)?;
+                    }
+                    return Ok(WatchEnd::Complete);
+                }
                 let event = tokio::select! {
                     _ = &mut cancel => return Ok(WatchEnd::Cancelled),
+                    Some((name, result)) = inflight.next(), if !inflight.is_empty() => {
+                        state.done(&name, result, report)?;
+                        continue;
+                    }
                     e = stream.next() => e,
                 };
                 match event {
@@ -398,10 +425,7 @@ where
                         if let Some(v) = &csr.metadata.resource_version {
                             version = v.clone();
                         }
-                        handle(&api, csr, inv, cfg, &mut have, &mut reported, report).await?;
-                        if cfg.until_complete && missing(inv, cfg, &have) == 0 {
-                            return Ok(WatchEnd::Complete);
-                        }
+                        inflight.extend(job(&mut state, csr));
                     }
                     Some(Ok(WatchEvent::Deleted(csr))) => {
                         if let Some(v) = &csr.metadata.resource_version {
@@ -422,35 +446,56 @@ where
     }
 }
 
-async fn handle(
-    api: &Api<CertificateSigningRequest>,
-    csr: CertificateSigningRequest,
-    inv: &Inventory,
-    cfg: &WatchConfig,
-    have: &mut BTreeSet<(String, CsrKind)>,
-    reported: &mut BTreeSet<String>,
-    report: &mut (dyn FnMut(&Action) + Send),
-) -> Result<(), Error> {
-    let facts = CsrFacts::from_csr(&csr);
-    match facts.state {
-        CsrState::Approved | CsrState::Issued => {
-            if let Decision::Approve(g) = decide(&facts, inv) {
-                have.insert((g.node, g.kind));
+/// One pending request being decided: its name and what was done.
+type Decided<'a> = BoxFuture<'a, (String, Result<Option<Action>, Error>)>;
+
+/// What a watch knows: the grants approved, the requests reported as left pending, and
+/// those with an approval in flight.
+#[derive(Default)]
+struct WatchState {
+    have: BTreeSet<(String, CsrKind)>,
+    reported: BTreeSet<String>,
+    inflight: BTreeSet<String>,
+}
+
+impl WatchState {
+    /// Records an approved request's grant; returns the name of a pending request that
+    /// needs deciding (and is not already being decided).
+    fn wants(&mut self, csr: &CertificateSigningRequest, inv: &Inventory) -> Option<String> {
+        let facts = CsrFacts::from_csr(csr);
+        match facts.state {
+            CsrState::Approved | CsrState::Issued => {
+                if let Decision::Approve(g) = decide(&facts, inv) {
+                    self.have.insert((g.node, g.kind));
+                }
+                None
             }
-            Ok(())
+            CsrState::Denied | CsrState::Failed => None,
+            CsrState::Pending => self
+                .inflight
+                .insert(facts.name.clone())
+                .then_some(facts.name),
         }
-        CsrState::Denied | CsrState::Failed => Ok(()),
-        CsrState::Pending => {
-            let action = set_condition(api, csr, inv, cfg.deny).await?;
-            if let Some(Action::Approved { grant, .. }) = &action {
-                have.insert((grant.node.clone(), grant.kind));
-            }
-            // A request left pending comes back with every change to it: report it once.
-            let first = !matches!(action, Some(Action::Left { .. })) || reported.insert(facts.name);
-            if let Some(a) = action.filter(|_| first) {
-                report(&a);
-            }
-            Ok(())
+    }
+
+    /// Takes in one finished decision.
+    fn done(
+        &mut self,
+        name: &str,
+        result: Result<Option<Action>, Error>,
+        report: &mut (dyn FnMut(&Action) + Send),
+    ) -> Result<(), Error> {
+        self.inflight.remove(name);
+        let action = result?;
+        if let Some(Action::Approved { grant, .. }) = &action {
+            self.have.insert((grant.node.clone(), grant.kind));
         }
+        // A request left pending comes back with every change to it: report it once.
+        let first =
+            !matches!(action, Some(Action::Left { .. })) || self.reported.insert(name.to_string());
+        if let Some(a) = action.filter(|_| first) {
+            report(&a);
+        }
+        Ok(())
     }
 }

@@ -73,3 +73,73 @@ pub fn plan_files(
     }
     Ok(Plan::single("node-bootstrap: token and kubeconfigs", hosts))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_go_to_the_right_hosts_at_0600_and_never_serialize() {
+        let inv = crate::policy::tests::inventory();
+        let token = crate::Token::new("0fb61c46f8991b718eb38d27b605b008").unwrap();
+        let set = pki::issue_cluster_set(
+            &{
+                let mut r = pki::ClusterSetRequest::new(
+                    vec![pki::Member {
+                        name: "k8s-master1".into(),
+                        address: "192.168.31.63".parse().unwrap(),
+                    }],
+                    inv.apiserver_sans(),
+                );
+                r.key = pki::KeySpec::EcdsaP256;
+                r
+            },
+            std::time::SystemTime::now(),
+            &pki::new_rng(),
+        )
+        .unwrap();
+        let cluster = cluster_ref(&inv, set.ca_pem()).unwrap();
+        assert_eq!(cluster.server, "https://192.168.31.63:6443");
+        let kubeconfigs = kubeconfig::cluster_kubeconfigs(&cluster, &set, &token);
+        let plan = plan_files(&inv, &TokenFile::new(token.clone()), &kubeconfigs).unwrap();
+        let files = |host: &str| -> Vec<String> {
+            plan.phases[0]
+                .hosts
+                .iter()
+                .find(|h| h.host == host)
+                .unwrap()
+                .steps
+                .iter()
+                .filter_map(|s| match s {
+                    Step::File(f) => {
+                        assert!(f.secret && f.mode == 0o600, "{}", f.path.display());
+                        Some(f.path.display().to_string())
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(
+            files("k8s-master1"),
+            [
+                "/opt/kubernetes/cfg/token.csv",
+                "/opt/kubernetes/cfg/admin.kubeconfig",
+                "/opt/kubernetes/cfg/kube-controller-manager.kubeconfig",
+                "/opt/kubernetes/cfg/kube-scheduler.kubeconfig",
+            ]
+        );
+        assert_eq!(
+            files("k8s-node1"),
+            [
+                "/opt/kubernetes/cfg/bootstrap.kubeconfig",
+                "/opt/kubernetes/cfg/kube-proxy.kubeconfig",
+            ]
+        );
+        let json = serde_json::to_string(&plan).unwrap();
+        assert!(!json.contains(token.expose()), "{json}");
+        assert!(
+            !json.contains("PRIVATE KEY") && !json.contains("LS0t"),
+            "{json}"
+        );
+    }
+}

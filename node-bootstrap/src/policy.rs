@@ -518,4 +518,4 @@ fn node_names(inv: &Inventory) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

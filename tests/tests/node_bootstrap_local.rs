@@ -16,11 +16,14 @@ use tests::local_apiserver::{LocalApiserver, kubectl};
 const NODE: &str = "k8s-node1";
 const NODE_IP: &str = "127.0.0.11";
 
-fn inventory() -> inventory::Inventory {
-    let yaml = format!(
+fn inventory_yaml() -> String {
+    format!(
         "cluster_name: kubernetes\nkubernetes:\n  version: \"1.20.2\"\nnetwork:\n  pod_cidr: 172.17.0.0/16\n  flannel:\n    version: \"0.22.0\"\npki_dir: pki\nhosts:\n  - name: k8s-master1\n    address: 127.0.0.1\n    roles: [master, etcd]\n  - name: {NODE}\n    address: {NODE_IP}\n    roles: [node]\n"
-    );
-    inventory::Inventory::from_yaml(&yaml, "cluster.yaml")
+    )
+}
+
+fn inventory() -> inventory::Inventory {
+    inventory::Inventory::from_yaml(&inventory_yaml(), "cluster.yaml")
         .unwrap()
         .0
 }
@@ -543,6 +546,28 @@ fn bootstrap_rbac_and_csr_policy_against_a_real_apiserver() {
     // list: every CSR with its state and verdict.
     let listed = rt.block_on(online::list_csrs(&client, &inv)).unwrap();
     assert_eq!(listed.len(), 7, "{listed:?}");
+    // The CLI prints the same verdicts.
+    let inv_file = api.path("cluster.yaml");
+    std::fs::write(&inv_file, inventory_yaml()).unwrap();
+    let cli = Command::new(tests::kubin::kubin_bin())
+        .args(["csr", "list", "-f"])
+        .arg(&inv_file)
+        .arg("--kubeconfig")
+        .arg(api.path(kubeconfig::ADMIN))
+        .output()
+        .unwrap();
+    let printed = ok(&cli);
+    assert!(printed.contains("Approved,Issued"), "{printed}");
+    for (name, why) in expect {
+        let line = printed
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_default();
+        assert!(
+            line.contains("Pending") && line.contains(why),
+            "{name}: {printed}"
+        );
+    }
     // approve --deny: the forged ones are denied with the reason in the condition.
     let done = rt.block_on(online::approve(&client, &inv, true)).unwrap();
     assert_eq!(

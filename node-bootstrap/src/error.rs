@@ -69,6 +69,13 @@ pub enum Error {
         source: kube::Error,
     },
 
+    /// A request changed under every attempt to decide it (three conflicts in a row).
+    #[error("CSR {name} kept changing while kubin decided it; run again")]
+    KeptChanging {
+        /// The request.
+        name: String,
+    },
+
     /// The watch on certificate signing requests ended before its goal.
     #[error("the watch on certificate signing requests ended: {reason}")]
     WatchEnded {

@@ -263,12 +263,18 @@ async fn set_condition(
             .await
         {
             Ok(_) => return Ok(Some(action)),
-            Err(kube::Error::Api(e)) if e.code == 409 => {
-                csr = api.get(&name).await.map_err(|source| Error::Api {
-                    action: format!("read CSR {name}"),
-                    source,
-                })?;
-            }
+            // Deleted meanwhile (by its requester or the cleaner): nothing to decide.
+            Err(kube::Error::Api(e)) if e.code == 404 => return Ok(None),
+            Err(kube::Error::Api(e)) if e.code == 409 => match api.get_opt(&name).await {
+                Ok(Some(fresh)) => csr = fresh,
+                Ok(None) => return Ok(None),
+                Err(source) => {
+                    return Err(Error::Api {
+                        action: format!("read CSR {name}"),
+                        source,
+                    });
+                }
+            },
             Err(source) => {
                 return Err(Error::Api {
                     action: format!("set the approval of CSR {name}"),
@@ -277,9 +283,7 @@ async fn set_condition(
             }
         }
     }
-    Err(Error::WatchEnded {
-        reason: format!("CSR {name} kept changing while kubin approved it"),
-    })
+    Err(Error::KeptChanging { name })
 }
 
 /// Decides every pending request once: approves those within policy, denies those that

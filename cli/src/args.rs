@@ -55,16 +55,17 @@ pub struct Common {
 }
 
 /// How results and progress are printed.
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
     /// Progress lines (bars on a terminal) and tables.
+    #[default]
     Text,
     /// One JSON object per event, then the result.
     Json,
 }
 
 /// The `--output` flag.
-#[derive(clap::Args, Clone, Copy)]
+#[derive(clap::Args, Clone, Copy, Default)]
 pub struct OutputArg {
     /// How results and progress are printed.
     #[arg(long, value_enum, default_value = "text")]

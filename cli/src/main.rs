@@ -1,6 +1,7 @@
 //! `kubin`: parses the command line and dispatches to one module per subcommand.
 
 mod args;
+mod csr;
 mod etcd;
 mod flannel;
 mod init;
@@ -33,6 +34,8 @@ enum Command {
     Etcd(etcd::Args),
     /// The pod network config in etcd, in the API the flannel release reads.
     Flannel(flannel::Args),
+    /// Kubelet certificate signing requests: list, approve by policy, watch.
+    Csr(csr::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Command::Pki(args) => pki::run(args),
         Command::Etcd(args) => etcd::run(args),
         Command::Flannel(args) => flannel::run(args),
+        Command::Csr(args) => csr::run(args),
     };
     match result {
         Ok(code) => code,

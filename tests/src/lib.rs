@@ -1,4 +1,5 @@
 //! Helpers shared by kubin's whole-workspace integration tests (`tests/tests/*.rs`).
 
 pub mod kubin;
+pub mod local_apiserver;
 pub mod local_etcd;

@@ -2,6 +2,7 @@
 
 mod apply;
 mod cpu;
+mod csr;
 mod etcd;
 mod pki;
 
@@ -22,6 +23,9 @@ enum Which {
     Apply(apply::Args),
     /// `kubin etcd health` against `etcdctl endpoint health`.
     Etcd(etcd::Args),
+    /// 200 kubelet client CSRs at once: `kubin csr approve --watch` against the guides'
+    /// `kubectl certificate approve` loop.
+    Csr(csr::Args),
 }
 
 /// Runs the chosen benchmark.
@@ -30,5 +34,6 @@ pub fn run(args: Args) -> Result<()> {
         Which::Pki(a) => pki::run(a),
         Which::Apply(a) => apply::run(a),
         Which::Etcd(a) => etcd::run(a),
+        Which::Csr(a) => csr::run(a),
     }
 }

@@ -44,6 +44,15 @@ pub enum Error {
         /// The parser's message, with line and column.
         message: String,
     },
+    /// The file is missing or cannot be read (the cause is the operating system's error).
+    #[error("cannot read the inventory {}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why it could not be read.
+        #[source]
+        source: std::io::Error,
+    },
     /// The file parsed, but its values are not a usable cluster; every problem is listed.
     #[error("{source_name}: {} problem(s):\n{}", problems.len(), render(problems))]
     Invalid {

@@ -556,9 +556,9 @@ impl Inventory {
     /// against the file's directory.
     pub fn load(path: &Path) -> Result<(Self, Vec<Problem>), Error> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Parse {
-            source_name: name.clone(),
-            message: format!("cannot read: {e}"),
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
         })?;
         let (mut inv, warnings) = Self::from_yaml(&text, &name)?;
         let base = path.parent().unwrap_or(Path::new("."));

@@ -268,3 +268,23 @@ fn every_pki_problem_is_reported_with_its_path() {
         other => panic!("expected Error::Parse, got {other:?}"),
     }
 }
+
+#[test]
+fn a_missing_file_is_a_read_error_with_the_os_cause_once() {
+    let path = std::path::Path::new("/nonexistent/kubin/cluster.yaml");
+    let err = Inventory::load(path).expect_err("no such file");
+    assert!(matches!(err, Error::Read { .. }), "{err:?}");
+    // The full chain names the file and the cause, each once.
+    let mut chain = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(s) = source {
+        chain.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    assert_eq!(
+        chain.matches("/nonexistent/kubin/cluster.yaml").count(),
+        1,
+        "{chain}"
+    );
+    assert_eq!(chain.matches("No such file").count(), 1, "{chain}");
+}

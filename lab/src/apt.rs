@@ -244,8 +244,11 @@ pub fn install_packages(wanted: &[&str]) -> Result<()> {
 
 /// The version of `package` apt would install (its candidate), from the local lists.
 pub fn candidate_version(package: &str) -> Result<String> {
-    let text = run(&mut cmd("apt-cache", ["show", "--no-all-versions", package]))
-        .unwrap_or_default();
+    let text = run(&mut cmd(
+        "apt-cache",
+        ["show", "--no-all-versions", package],
+    ))
+    .unwrap_or_default();
     text.lines()
         .find_map(|l| l.strip_prefix("Version:"))
         .map(|v| v.trim().to_string())
@@ -260,7 +263,11 @@ pub fn candidate_version(package: &str) -> Result<String> {
 pub fn download_and_unpack(package: &str, version: &str, into: &Path) -> Result<()> {
     let dir = into.parent().unwrap_or(Path::new("/"));
     std::fs::create_dir_all(into).map_err(io("cannot create", into))?;
-    run(cmd("apt-get", ["download", "-q", &format!("{package}={version}")]).current_dir(dir))?;
+    run(cmd(
+        "apt-get",
+        ["download", "-q", &format!("{package}={version}")],
+    )
+    .current_dir(dir))?;
     let deb = std::fs::read_dir(dir)
         .map_err(io("cannot read", dir))?
         .flatten()

@@ -295,7 +295,11 @@ fn add_images(tmp: &Path, work: &Path, busybox_version: &str) -> Result<()> {
     let list = run(std::process::Command::new(&busybox).arg("--list"))?;
     let applets: Vec<String> = list.lines().map(String::from).collect();
     let binary = std::fs::read(&busybox).map_err(io("cannot read", &busybox))?;
-    write_image(tmp, images::BUSYBOX_ARCHIVE, &images::busybox(binary, &applets))
+    write_image(
+        tmp,
+        images::BUSYBOX_ARCHIVE,
+        &images::busybox(binary, &applets),
+    )
 }
 
 fn write_image(tmp: &Path, rel: &str, image: &oci::Image) -> Result<()> {
@@ -339,7 +343,10 @@ mod tests {
         assert_eq!(release_version("1.1.5+ds1-1+deb12u1"), "1.1.5");
         assert_eq!(release_version("1:1.35.0-4+deb12u1+b1"), "1.35.0");
         assert_eq!(etcd_dir_name("3.4.23-4+b4"), "etcd-v3.4.23-linux-amd64");
-        assert_eq!(cni_dir_name("1.1.1+ds1-3+b5"), "cni-plugins-linux-amd64-v1.1.1");
+        assert_eq!(
+            cni_dir_name("1.1.1+ds1-3+b5"),
+            "cni-plugins-linux-amd64-v1.1.1"
+        );
         let plugins = ["bridge".to_string(), "host-local".into(), "loopback".into()];
         insta::assert_snapshot!(files(&versions(), &plugins).join("\n"));
     }

@@ -51,26 +51,43 @@ pub fn render_network(address: Ipv4Addr, service_cidr: &str) -> String {
 /// `system.conf` drop-in: units get a few seconds to stop, so a machine running pods halts
 /// within seconds of SIGTERM rather than after systemd's 90 s default per unit.
 pub const STOP_TIMEOUT_CONF: &str =
-    "# Written by the kubin lab: halt within seconds.\n[Manager]\nDefaultTimeoutStopSec=5s\n";
+    "# Written by the kubin lab: halt within seconds.\n[Manager]\nDefaultTimeoutStopSec=3s\n";
 
 /// Kernel settings the kubelet insists on, as `(path under /proc/sys, value)`. /proc/sys is
 /// read-only inside nspawn, and making it writable would change the outer machine: each
-/// machine gets files holding these values bind-mounted (read-only) over the entries.
+/// machine gets files holding these values bind-mounted (read-only) over the entries, by
+/// [`after_boot`].
 pub const SYSCTLS: &[(&str, &str)] = &[
     ("vm/overcommit_memory", "1"),
     ("kernel/panic", "10"),
     ("kernel/panic_on_oops", "1"),
 ];
 
-/// Run inside a machine once it booted: nspawn mounts the v1 controller hierarchies
-/// read-only; remounting them writable and re-executing systemd lets the machine's systemd
-/// (and so containerd and the kubelet) manage cgroups in every controller, below the
-/// machine's own cgroup. Without the re-exec systemd keeps ignoring the controllers.
-pub const CGROUPS_WRITABLE: &str = r#"set -e
-for d in $(awk '/ - cgroup / && $5 ~ "^/sys/fs/cgroup/" {print $5}' /proc/self/mountinfo); do
+/// Where a machine sees the files of [`SYSCTLS`] (bound read-only from [`Spec::sysctl_dir`]).
+pub const SYSCTL_DIR_INSIDE: &str = "/run/kubin-lab/sysctl";
+
+/// The script run inside a machine once it booted:
+/// - each file of [`SYSCTL_DIR_INSIDE`] is bound read-only over its /proc/sys entry, in the
+///   machine's own mount namespace (nspawn mounts /proc after its custom binds, so this
+///   cannot be done from outside before boot);
+/// - nspawn mounts the v1 controller hierarchies read-only: they are remounted writable
+///   and systemd re-executed, so the machine's systemd (and so containerd and the kubelet)
+///   manages cgroups in every controller below the machine's own cgroup. Without the
+///   re-exec systemd keeps ignoring the controllers.
+pub fn after_boot() -> String {
+    format!(
+        r#"set -e
+for f in {SYSCTL_DIR_INSIDE}/*; do
+  e=/proc/sys/$(basename "$f" | tr . /)
+  mount --bind "$f" "$e"
+  mount -o remount,bind,ro "$e"
+done
+for d in $(awk '/ - cgroup / && $5 ~ "^/sys/fs/cgroup/" {{print $5}}' /proc/self/mountinfo); do
   mount -o remount,bind,rw "$d"
 done
-systemctl daemon-reexec"#;
+systemctl daemon-reexec"#
+    )
+}
 
 /// `/etc/hosts` naming every machine of the lab.
 pub fn render_hosts(hosts: &[(String, Ipv4Addr)]) -> String {
@@ -331,6 +348,10 @@ pub(crate) fn boot(lab: &str, spec: &Spec, bridge: &str) -> Result<Child> {
             "--timezone=off",
             "--link-journal=no",
         ])
+        .arg(format!(
+            "--bind-ro={}:{SYSCTL_DIR_INSIDE}",
+            spec.sysctl_dir().display()
+        ))
         .env("KUBIN_CGROUPS", cgroups.join(" "))
         .stdin(Stdio::null())
         .stdout(out)
@@ -476,10 +497,7 @@ mod tests {
             ]
         );
         let v2 = "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
-        assert_eq!(
-            parse_cgroup_mounts(v2),
-            [PathBuf::from("/sys/fs/cgroup")]
-        );
+        assert_eq!(parse_cgroup_mounts(v2), [PathBuf::from("/sys/fs/cgroup")]);
     }
 
     #[test]

@@ -147,8 +147,7 @@ pub fn layer(image: &str, entries: &[Entry]) -> Result<Vec<u8>> {
             }
             Entry::File { path, mode, data } => {
                 let mut h = header(tar::EntryType::Regular, *mode, data.len() as u64);
-                b.append_data(&mut h, path, data.as_slice())
-                    .map_err(&err)?;
+                b.append_data(&mut h, path, data.as_slice()).map_err(&err)?;
             }
             Entry::Symlink { path, target } => {
                 let mut h = header(tar::EntryType::Symlink, 0o777, 0);
@@ -333,7 +332,10 @@ mod tests {
         for e in tar::Archive::new(layer.as_slice()).entries().unwrap() {
             let e = e.unwrap();
             let h = e.header();
-            assert_eq!((h.uid().unwrap(), h.gid().unwrap(), h.mtime().unwrap()), (0, 0, 0));
+            assert_eq!(
+                (h.uid().unwrap(), h.gid().unwrap(), h.mtime().unwrap()),
+                (0, 0, 0)
+            );
             let link = e.link_name().unwrap().map(|l| l.display().to_string());
             seen.push((
                 e.path().unwrap().display().to_string(),

@@ -107,7 +107,11 @@ mod tests {
             .collect();
         assert_eq!(
             links,
-            ["bin/echo -> busybox", "bin/ls -> busybox", "bin/sh -> busybox"]
+            [
+                "bin/echo -> busybox",
+                "bin/ls -> busybox",
+                "bin/sh -> busybox"
+            ]
         );
         assert_eq!(img.name, BUSYBOX_IMAGE);
         assert_eq!(img.cmd, ["sh"]);

@@ -86,7 +86,7 @@ impl Lab {
             started,
         };
         let ready = ssh::wait_ready(&booting, READY_TIMEOUT)?;
-        self.ssh_ok(&h.name, machine::CGROUPS_WRITABLE)?;
+        self.ssh_ok(&h.name, &machine::after_boot())?;
         Ok(ready)
     }
 

@@ -51,6 +51,10 @@ Restart=always
 WantedBy=multi-user.target
 ";
 
+/// A bridge network from the bundle's CNI plugins (`bridge`, `host-local`, `loopback`).
+const CNI_CONFLIST: &str = r#"{"cniVersion":"1.0.0","name":"lab","plugins":[{"type":"bridge","bridge":"cni0","isGateway":true,"ipam":{"type":"host-local","ranges":[[{"subnet":"172.17.9.0/24"}]]}},{"type":"loopback"}]}
+"#;
+
 /// `ctr` in the namespace the kubelet uses, with the snapshotter the config names.
 const CTR: &str = "ctr -n k8s.io";
 
@@ -108,6 +112,7 @@ fn install(lab: &Lab, bundle: &Path, h: &LabHost) -> Duration {
         "/etc/containerd/config.toml",
         &containerd_config(),
     );
+    put(lab, host, "/etc/cni/net.d/10-lab.conflist", CNI_CONFLIST);
     put(lab, host, "/etc/systemd/system/containerd.service", UNIT);
     lab.ssh_ok(
         host,
@@ -214,6 +219,18 @@ fn lab_runtime_containerd_runs_the_bundles_images() {
             )
             .unwrap();
         assert_eq!(out.trim(), "hello", "{host}");
+
+        // The CNI plugins give a container its own address on the machine's bridge.
+        let addr = lab
+            .ssh_ok(
+                host,
+                &format!(
+                    "{CTR} run --rm --cni --snapshotter native {} t2 ip -4 -o addr show eth0",
+                    images::BUSYBOX_IMAGE
+                ),
+            )
+            .unwrap();
+        assert!(addr.contains("inet 172.17.9."), "{host}: {addr}");
 
         // Inside, systemd manages every controller: a unit it starts has its own cgroup in
         // the memory, pids and devices hierarchies (paths relative to the machine's root).

@@ -28,7 +28,7 @@ pub const ETCD_PACKAGES: &[&str] = &["etcd-server", "etcd-client"];
 /// The checksum file at the bundle's top.
 pub const SUMS: &str = "SHA256SUMS";
 /// Debian packages the node runtime and the test image come from (unpacked, not installed).
-pub const RUNTIME_PACKAGES: &[&str] = &[
+pub const NODE_PACKAGES: &[&str] = &[
     "containerd",
     "runc",
     "containernetworking-plugins",

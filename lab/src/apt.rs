@@ -242,6 +242,49 @@ pub fn install_packages(wanted: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// The version of `package` apt would install (its candidate), from the local lists.
+pub fn candidate_version(package: &str) -> Result<String> {
+    let text = run(&mut cmd(
+        "apt-cache",
+        ["show", "--no-all-versions", package],
+    ))
+    .unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix("Version:"))
+        .map(|v| v.trim().to_string())
+        .ok_or_else(|| Error::NoPackage {
+            what: "package",
+            name: package.into(),
+        })
+}
+
+/// Downloads `package` at `version` (`apt-get download`, no install, nothing runs) and
+/// unpacks its files under `into` (`dpkg-deb -x`); the `.deb` is left in `into`'s parent.
+pub fn download_and_unpack(package: &str, version: &str, into: &Path) -> Result<()> {
+    let dir = into.parent().unwrap_or(Path::new("/"));
+    std::fs::create_dir_all(into).map_err(io("cannot create", into))?;
+    run(cmd(
+        "apt-get",
+        ["download", "-q", &format!("{package}={version}")],
+    )
+    .current_dir(dir))?;
+    let deb = std::fs::read_dir(dir)
+        .map_err(io("cannot read", dir))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.extension().is_some_and(|e| e == "deb")
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{package}_")))
+        })
+        .ok_or_else(|| Error::NoPackage {
+            what: "downloadable package",
+            name: format!("{package}={version}"),
+        })?;
+    run(cmd("dpkg-deb", ["-x"]).arg(&deb).arg(into))?;
+    Ok(())
+}
+
 /// The highest version of source package `name` apt knows (needs [`ensure_deb_src`]).
 pub fn source_version(name: &str) -> Result<String> {
     let text = run(&mut cmd("apt-cache", ["showsrc", "--only-source", name])).unwrap_or_default();

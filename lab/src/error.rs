@@ -133,6 +133,14 @@ pub enum Error {
         /// What remains (processes, mounts, links).
         leftovers: Vec<String>,
     },
+    /// An OCI image archive could not be written.
+    #[error("cannot write image {image}: {reason}")]
+    Image {
+        /// The image's reference.
+        image: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The inventory written for the lab does not validate.
     #[error("inventory written for lab {lab:?} is invalid: {source}")]
     Inventory {

@@ -22,6 +22,10 @@ pub struct InventorySpec<'a> {
     pub pki_dir: &'a Path,
 }
 
+/// The service range of every lab's inventory; each machine has a route for it on its
+/// bridge interface (and no default route), so a node reaches ClusterIPs.
+pub const SERVICE_CIDR: &str = "10.0.0.0/24";
+
 /// The roles of host number `i` in the guides' topology.
 pub fn roles(i: usize) -> &'static str {
     if i == 0 {
@@ -46,7 +50,7 @@ cluster_name: {name}
 
 kubernetes:
   version: "1.20.2"
-  service_cidr: 10.0.0.0/24
+  service_cidr: {service_cidr}
   cluster_dns: 10.0.0.2
   cluster_domain: cluster.local
 
@@ -72,6 +76,7 @@ ssh:
 hosts:
 "#,
         name = spec.cluster_name,
+        service_cidr = SERVICE_CIDR,
         bundle = q(spec.bundle),
         pki = q(spec.pki_dir),
         key = q(spec.key),

@@ -62,29 +62,49 @@ pub fn ensure() -> Result<PathBuf> {
         return Ok(bin);
     }
     apt::install_packages(BUILD_PACKAGES)?;
-    std::fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
-    let src = match source_tree(&dir)? {
-        Some(s) => s,
-        None => {
-            apt::ensure_deb_src()?;
-            eprintln!("lab: fetching source package {SOURCE_PACKAGE} {version}");
-            run(cmd(
-                "apt-get",
-                ["source", "-q", &format!("{SOURCE_PACKAGE}={version}")],
-            )
-            .current_dir(&dir))?;
-            source_tree(&dir)?.ok_or_else(|| Error::BrokenCache {
-                path: dir.clone(),
-                reason: "apt-get source left no kubernetes-* directory".into(),
-            })?
-        }
-    };
+    let src = fetch_source(&version)?;
     let out = src.join("_output/local/bin/linux/amd64");
     if !BINARIES.iter().all(|b| out.join(b).exists()) {
         build(&src, &version)?;
     }
     adopt(&out, &bin)?;
     Ok(bin)
+}
+
+/// The unpacked source tree of the current source version (fetched if missing), for what
+/// the bundle builds from it besides the binaries (the pause image).
+pub fn source() -> Result<PathBuf> {
+    let version = source_version()?;
+    let dir = cache_dir(&version);
+    if dir.exists()
+        && let Some(src) = source_tree(&dir)?
+    {
+        return Ok(src);
+    }
+    let _guard = lock::exclusive(&paths::k8s_cache().join(".lock"))?;
+    fetch_source(&version)
+}
+
+/// The unpacked tree of `version` in its cache directory, fetched (`apt-get source`) if
+/// missing. The caller holds the cache lock.
+fn fetch_source(version: &str) -> Result<PathBuf> {
+    let dir = cache_dir(version);
+    std::fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
+    if let Some(src) = source_tree(&dir)? {
+        return Ok(src);
+    }
+    apt::ensure_deb_src()?;
+    apt::install_packages(&["dpkg-dev"])?;
+    eprintln!("lab: fetching source package {SOURCE_PACKAGE} {version}");
+    run(cmd(
+        "apt-get",
+        ["source", "-q", &format!("{SOURCE_PACKAGE}={version}")],
+    )
+    .current_dir(&dir))?;
+    source_tree(&dir)?.ok_or_else(|| Error::BrokenCache {
+        path: dir.clone(),
+        reason: "apt-get source left no kubernetes-* directory".into(),
+    })
 }
 
 /// The unpacked source tree in `dir`, if any.

@@ -30,13 +30,62 @@ impl Spec {
     pub fn merged(&self) -> PathBuf {
         self.dir.join("merged")
     }
+
+    /// The files bind-mounted over /proc/sys entries (outside the machine's root, so it
+    /// cannot change them).
+    pub fn sysctl_dir(&self) -> PathBuf {
+        self.dir.join("sysctl")
+    }
 }
 
 /// `10-lab.network`: the static address on `host0`, no gateway (so no default route), no
-/// DHCP or link-local; it sorts before the image's `80-container-host0.network`.
-pub fn render_network(address: Ipv4Addr) -> String {
+/// DHCP or link-local; a link route for the service range `service_cidr`, so a node reaches
+/// ClusterIPs (kube-proxy rewrites them before the packet leaves). It sorts before the
+/// image's `80-container-host0.network`.
+pub fn render_network(address: Ipv4Addr, service_cidr: &str) -> String {
     format!(
-        "# Written by the kubin lab: static address, no default route.\n[Match]\nName=host0\n\n[Network]\nAddress={address}/24\nLinkLocalAddressing=no\nIPv6AcceptRA=no\nDHCP=no\n"
+        "# Written by the kubin lab: static address, no default route.\n[Match]\nName=host0\n\n[Network]\nAddress={address}/24\nLinkLocalAddressing=no\nIPv6AcceptRA=no\nDHCP=no\n\n# The service range, on the link: ClusterIPs, never anything beyond the lab.\n[Route]\nDestination={service_cidr}\nScope=link\n"
+    )
+}
+
+/// `system.conf` drop-in: units get a few seconds to stop, so a machine running pods halts
+/// within seconds of SIGTERM rather than after systemd's 90 s default per unit.
+pub const STOP_TIMEOUT_CONF: &str =
+    "# Written by the kubin lab: halt within seconds.\n[Manager]\nDefaultTimeoutStopSec=3s\n";
+
+/// Kernel settings the kubelet insists on, as `(path under /proc/sys, value)`. /proc/sys is
+/// read-only inside nspawn, and making it writable would change the outer machine: each
+/// machine gets files holding these values bind-mounted (read-only) over the entries, by
+/// [`after_boot`].
+pub const SYSCTLS: &[(&str, &str)] = &[
+    ("vm/overcommit_memory", "1"),
+    ("kernel/panic", "10"),
+    ("kernel/panic_on_oops", "1"),
+];
+
+/// Where a machine sees the files of [`SYSCTLS`] (bound read-only from [`Spec::sysctl_dir`]).
+pub const SYSCTL_DIR_INSIDE: &str = "/run/kubin-lab/sysctl";
+
+/// The script run inside a machine once it booted:
+/// - each file of [`SYSCTL_DIR_INSIDE`] is bound read-only over its /proc/sys entry, in the
+///   machine's own mount namespace (nspawn mounts /proc after its custom binds, so this
+///   cannot be done from outside before boot);
+/// - nspawn mounts the v1 controller hierarchies read-only: they are remounted writable
+///   and systemd re-executed, so the machine's systemd (and so containerd and the kubelet)
+///   manages cgroups in every controller below the machine's own cgroup. Without the
+///   re-exec systemd keeps ignoring the controllers.
+pub fn after_boot() -> String {
+    format!(
+        r#"set -e
+for f in {SYSCTL_DIR_INSIDE}/*; do
+  e=/proc/sys/$(basename "$f" | tr . /)
+  mount --bind "$f" "$e"
+  mount -o remount,bind,ro "$e"
+done
+for d in $(awk '/ - cgroup / && $5 ~ "^/sys/fs/cgroup/" {{print $5}}' /proc/self/mountinfo); do
+  mount -o remount,bind,rw "$d"
+done
+systemctl daemon-reexec"#
     )
 }
 
@@ -96,8 +145,18 @@ pub(crate) fn prepare(spec: &Spec, base: &Path, all: &[(String, Ipv4Addr)]) -> R
     put("etc/hosts", &render_hosts(all))?;
     put(
         "etc/systemd/network/10-lab.network",
-        &render_network(spec.address),
+        &render_network(spec.address, crate::inventory_file::SERVICE_CIDR),
     )?;
+    put(
+        "etc/systemd/system.conf.d/10-kubin-lab.conf",
+        STOP_TIMEOUT_CONF,
+    )?;
+    let sysctl = spec.sysctl_dir();
+    std::fs::create_dir_all(&sysctl).map_err(io("cannot create", &sysctl))?;
+    for (entry, value) in SYSCTLS {
+        let p = sysctl.join(entry.replace('/', "."));
+        std::fs::write(&p, format!("{value}\n")).map_err(io("cannot write", &p))?;
+    }
     let id = std::fs::read_to_string("/proc/sys/kernel/random/uuid")
         .map_err(io("cannot read", "/proc/sys/kernel/random/uuid"))?;
     put(
@@ -125,16 +184,29 @@ pub(crate) fn prepare(spec: &Spec, base: &Path, all: &[(String, Ipv4Addr)]) -> R
     }
 }
 
-/// The cgroup hierarchies a machine's systemd manages: the unified one on a pure cgroup2
-/// host; `name=systemd` and `unified` on a hybrid (v1) host.
-pub(crate) fn cgroup_roots() -> Vec<PathBuf> {
+/// The cgroup hierarchies mounted under `/sys/fs/cgroup`, as `mountinfo` lists them: on a
+/// hybrid (v1) host every controller's hierarchy, `name=systemd` and `unified`; on a pure
+/// cgroup2 host `/sys/fs/cgroup` itself.
+pub(crate) fn parse_cgroup_mounts(mountinfo: &str) -> Vec<PathBuf> {
     let fs = Path::new("/sys/fs/cgroup");
-    if fs.join("cgroup.controllers").exists() {
-        return vec![fs.to_path_buf()];
-    }
-    ["systemd", "unified"]
-        .iter()
-        .map(|h| fs.join(h))
+    let mut v: Vec<PathBuf> = mountinfo
+        .lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let fstype = right.split(' ').next()?;
+            let point = PathBuf::from(left.split(' ').nth(4)?);
+            ((fstype == "cgroup" || fstype == "cgroup2") && point.starts_with(fs)).then_some(point)
+        })
+        .collect();
+    v.dedup();
+    v
+}
+
+/// The cgroup hierarchies of this machine (see [`parse_cgroup_mounts`]).
+pub(crate) fn cgroup_roots() -> Vec<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    parse_cgroup_mounts(&text)
+        .into_iter()
         .filter(|p| p.join("cgroup.procs").exists())
         .collect()
 }
@@ -145,6 +217,57 @@ pub(crate) fn lab_cgroups(lab: &str) -> Vec<PathBuf> {
         .into_iter()
         .map(|r| r.join("kubin-lab").join(lab))
         .collect()
+}
+
+/// Creates `kubin-lab/<lab>/<machine>` in every hierarchy, level by level, and returns the
+/// machine's directories. A new cpuset cgroup starts with no CPUs and no memory nodes (and
+/// refuses processes): each level copies `cpuset.cpus` and `cpuset.mems` from its parent.
+pub(crate) fn prepare_cgroups(lab: &str, machine: &str) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for root in cgroup_roots() {
+        // Another lab's teardown may remove the shared `kubin-lab` between two of our
+        // steps (it removes it once empty): start the chain again then.
+        let mut tries = 0;
+        let dir = loop {
+            match cgroup_chain(&root, &["kubin-lab", lab, machine]) {
+                Err(Error::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound && tries < 5 =>
+                {
+                    tries += 1;
+                }
+                other => break other?,
+            }
+        };
+        out.push(dir);
+    }
+    Ok(out)
+}
+
+/// Creates `root/parts[0]/parts[1]/...` one level at a time (see [`prepare_cgroups`]).
+fn cgroup_chain(root: &Path, parts: &[&str]) -> Result<PathBuf> {
+    let mut dir = root.to_path_buf();
+    for part in parts {
+        let parent = dir.clone();
+        dir = dir.join(part);
+        match std::fs::create_dir(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(io("cannot create cgroup", &dir)(e));
+            }
+            _ => {}
+        }
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            let (mine, theirs) = (dir.join(file), parent.join(file));
+            if !mine.exists() {
+                continue;
+            }
+            let have = std::fs::read_to_string(&mine).map_err(io("cannot read", &mine))?;
+            if have.trim().is_empty() {
+                let want = std::fs::read_to_string(&theirs).map_err(io("cannot read", &theirs))?;
+                std::fs::write(&mine, want.trim()).map_err(io("cannot write", &mine))?;
+            }
+        }
+    }
+    Ok(dir)
 }
 
 /// Removes lab `lab`'s cgroups, deepest first (they are empty once its machines stopped).
@@ -174,6 +297,11 @@ pub(crate) fn remove_cgroups(lab: &str) -> Result<()> {
         if dir.exists() {
             rm(&dir)?;
         }
+        // The shared parent goes too once no lab uses it; another lab holding it (or just
+        // creating its own cgroup there) keeps it, so a failure here is no error.
+        if let Some(parent) = dir.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
     }
     Ok(())
 }
@@ -181,17 +309,18 @@ pub(crate) fn remove_cgroups(lab: &str) -> Result<()> {
 /// Starts the machine: `systemd-nspawn --boot` on the bridge, in its own process group so
 /// a Ctrl-C of the caller does not reach it; output goes to `<dir>/nspawn.log`.
 ///
-/// Each machine gets its own cgroup (`kubin-lab/<lab>/<machine>` in every hierarchy its
-/// systemd manages): the outer machine runs no systemd to give nspawn a scope, and machines
-/// sharing one cgroup would create and remove each other's units' cgroups (units failing
-/// with 219/CGROUP). A shell moves itself there, then execs nspawn (so the PID is nspawn's).
+/// Each machine gets its own cgroup (`kubin-lab/<lab>/<machine>` in every hierarchy, each
+/// v1 controller included): the outer machine runs no systemd to give nspawn a scope;
+/// machines sharing one cgroup would create and remove each other's units' cgroups (units
+/// failing with 219/CGROUP), and kubelets on different machines would share one
+/// `kubepods.slice`. A shell moves itself there, then execs nspawn (so the PID is nspawn's).
 pub(crate) fn boot(lab: &str, spec: &Spec, bridge: &str) -> Result<Child> {
     let log = spec.dir.join("nspawn.log");
     let out = std::fs::File::create(&log).map_err(io("cannot create", &log))?;
     let err = out.try_clone().map_err(io("cannot open", &log))?;
-    let cgroups: Vec<String> = lab_cgroups(lab)
+    let cgroups: Vec<String> = prepare_cgroups(lab, &spec.machine)?
         .iter()
-        .map(|c| c.join(&spec.machine).display().to_string())
+        .map(|c| c.display().to_string())
         .collect();
     let mut c = Command::new("/bin/sh");
     c.arg("-c")
@@ -208,11 +337,21 @@ pub(crate) fn boot(lab: &str, spec: &Spec, bridge: &str) -> Result<Child> {
             "--register=no",
             // Without a registration, nspawn would ask the (absent) system bus for a scope.
             "--keep-unit",
-            "--console=passive",
+            // The machine's console goes to nspawn.log. With `passive`, nothing reads it:
+            // at shutdown it fills and PID 1 blocks, so machines running pods never halt.
+            "--console=read-only",
+            // runc joins a session keyring; the kubelet reads /dev/kmsg.
+            "--system-call-filter=@keyring",
+            "--capability=CAP_SYSLOG",
+            "--bind-ro=/dev/kmsg",
             "--resolv-conf=off",
             "--timezone=off",
             "--link-journal=no",
         ])
+        .arg(format!(
+            "--bind-ro={}:{SYSCTL_DIR_INSIDE}",
+            spec.sysctl_dir().display()
+        ))
         .env("KUBIN_CGROUPS", cgroups.join(" "))
         .stdin(Stdio::null())
         .stdout(out)
@@ -226,7 +365,7 @@ pub(crate) fn boot(lab: &str, spec: &Spec, bridge: &str) -> Result<Child> {
 
 /// The shell that enters the machine's cgroups, then becomes `systemd-nspawn`.
 const ENTER_CGROUPS_AND_EXEC: &str = r#"set -e
-for cg in $KUBIN_CGROUPS; do mkdir -p "$cg"; echo $$ > "$cg/cgroup.procs"; done
+for cg in $KUBIN_CGROUPS; do echo $$ > "$cg/cgroup.procs"; done
 unset KUBIN_CGROUPS
 exec "$@""#;
 
@@ -319,7 +458,10 @@ mod tests {
 
     #[test]
     fn network_file() {
-        insta::assert_snapshot!(render_network(Ipv4Addr::new(10, 213, 7, 11)));
+        insta::assert_snapshot!(render_network(
+            Ipv4Addr::new(10, 213, 7, 11),
+            crate::inventory_file::SERVICE_CIDR
+        ));
     }
 
     #[test]
@@ -328,6 +470,34 @@ mod tests {
             ("k8s-master1".into(), Ipv4Addr::new(10, 213, 7, 11)),
             ("k8s-node1".into(), Ipv4Addr::new(10, 213, 7, 12)),
         ]));
+    }
+
+    #[test]
+    fn every_cgroup_hierarchy_is_found() {
+        let hybrid = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+34 31 0:31 / /sys/fs/cgroup/cpuset rw,relatime shared:9 - cgroup cgroup rw,cpuset
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+50 22 0:40 / /mnt/other rw,relatime - cgroup cgroup rw,pids
+";
+        let names: Vec<String> = parse_cgroup_mounts(hybrid)
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "/sys/fs/cgroup/cpu",
+                "/sys/fs/cgroup/cpuset",
+                "/sys/fs/cgroup/memory",
+                "/sys/fs/cgroup/systemd",
+                "/sys/fs/cgroup/unified"
+            ]
+        );
+        let v2 = "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
+        assert_eq!(parse_cgroup_mounts(v2), [PathBuf::from("/sys/fs/cgroup")]);
     }
 
     #[test]

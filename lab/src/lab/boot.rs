@@ -85,7 +85,9 @@ impl Lab {
             pid,
             started,
         };
-        ssh::wait_ready(&booting, READY_TIMEOUT)
+        let ready = ssh::wait_ready(&booting, READY_TIMEOUT)?;
+        self.ssh_ok(&h.name, &machine::after_boot())?;
+        Ok(ready)
     }
 
     /// Boots one machine and records its PID.

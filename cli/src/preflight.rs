@@ -2,7 +2,7 @@
 
 use crate::load;
 use anyhow::Result;
-use hostprep::SshOptions;
+use executor::SshOptions;
 use hostprep::preflight::{
     Finding, Severity, check_bundle, check_hosts, has_errors, inspect_bundle, render_findings,
 };
@@ -37,12 +37,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         io_timeout: Duration::from_secs(args.timeout.max(1)),
         ..SshOptions::default()
     };
-    let (mut transports, unreachable) = hostprep::connect_all_with(&inv, &selected, &opts);
+    let (mut transports, unreachable) = executor::connect_all_with(&inv, &selected, &opts);
     let (facts, failed) = hostprep::gather_all(&mut transports);
     let why: BTreeMap<String, String> = unreachable
         .iter()
-        .chain(failed.iter())
         .map(|(h, e)| (h.clone(), e.to_string()))
+        .chain(failed.iter().map(|(h, e)| (h.clone(), e.to_string())))
         .collect();
     let mut checked = inv.clone();
     if !selected.is_empty() {

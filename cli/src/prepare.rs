@@ -2,7 +2,7 @@
 
 use crate::load;
 use anyhow::{Result, bail};
-use hostprep::{ApplyOptions, Output, Report, SshOptions};
+use executor::{ApplyOptions, Output, Report, SshOptions};
 use inventory::Inventory;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -101,11 +101,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let inv = load::inventory(&args.file)?;
     let selected = select_hosts(&inv, &args.hosts)?;
     let (mut transports, unreachable) =
-        hostprep::connect_all_with(&inv, &selected, &args.ssh_options());
+        executor::connect_all_with(&inv, &selected, &args.ssh_options());
     let (facts, facts_failed) = hostprep::gather_all(&mut transports);
     let plan = hostprep::plan_hostprep(&inv, &facts);
-    let mut report = hostprep::apply(&plan, &mut transports, &args.apply_options());
-    for (host, e) in unreachable.iter().chain(facts_failed.iter()) {
+    let mut report = executor::apply(&plan, &mut transports, &args.apply_options());
+    for (host, e) in &unreachable {
+        report.record_unreachable(host, &e.to_string());
+    }
+    for (host, e) in &facts_failed {
         report.record_unreachable(host, &e.to_string());
     }
     finish(&report, args.output)

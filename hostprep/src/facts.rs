@@ -5,7 +5,7 @@
 //! [`HostFacts`] and is pure, so it is tested on captured output.
 
 use crate::Error;
-use crate::transport::Transport;
+use executor::Transport;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Mutex;
@@ -107,7 +107,7 @@ pub fn gather_facts(t: &mut dyn Transport) -> Result<HostFacts, Error> {
 /// Gathers the facts of every connected host in parallel; hosts whose gathering failed
 /// come back with the error.
 pub fn gather_all(
-    transports: &mut crate::Transports,
+    transports: &mut executor::Transports,
 ) -> (HashMap<String, HostFacts>, BTreeMap<String, Error>) {
     let results: Mutex<Vec<(String, Result<HostFacts, Error>)>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {

@@ -138,17 +138,17 @@ pub fn apply(
     hosts: &[&str],
     plan: &plan::Plan,
     dry_run: bool,
-) -> Result<hostprep::Report> {
-    let (mut transports, failed) = hostprep::connect_all(inv, hosts);
+) -> Result<executor::Report> {
+    let (mut transports, failed) = executor::connect_all(inv, hosts);
     if !failed.is_empty() {
         let list: Vec<String> = failed.iter().map(|(h, e)| format!("{h}: {e}")).collect();
         bail!("cannot reach every member:\n  {}", list.join("\n  "));
     }
-    let opts = hostprep::ApplyOptions {
+    let opts = executor::ApplyOptions {
         dry_run,
         ..Default::default()
     };
-    let report = hostprep::apply(plan, &mut transports, &opts);
+    let report = executor::apply(plan, &mut transports, &opts);
     print!("{}", report.render_text());
     if !report.is_success() {
         bail!("the plan failed on {} host(s)", report.failures().len());

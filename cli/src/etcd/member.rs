@@ -161,10 +161,10 @@ fn remove(name: &str, c: &Common) -> Result<ExitCode> {
 /// later `member add` starts it fresh.
 fn stop_plan(inv: &Inventory, name: &str) -> Plan {
     let l = Layout::new(&inv.paths);
-    let data = hostprep::transport::quote_path(&l.data_dir);
-    let stamp = hostprep::apply::backup_stamp(SystemTime::now());
+    let data = executor::transport::quote_path(&l.data_dir);
+    let stamp = executor::apply::backup_stamp(SystemTime::now());
     let aside =
-        hostprep::transport::quote(&format!("{}.kubin-removed-{stamp}", l.data_dir.display()));
+        executor::transport::quote(&format!("{}.kubin-removed-{stamp}", l.data_dir.display()));
     Plan::single(
         "etcd: stop removed member",
         vec![HostSteps {

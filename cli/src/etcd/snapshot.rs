@@ -68,7 +68,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let target = common::target(&inv, &c)?;
             let snapshot =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let stamp = hostprep::apply::backup_stamp(SystemTime::now());
+            let stamp = executor::apply::backup_stamp(SystemTime::now());
             let plan = plan_restore(&inv, &snapshot, &stamp)?;
             let names: Vec<String> = inv.etcd_members().iter().map(|h| h.name.clone()).collect();
             let hosts: Vec<&str> = names.iter().map(String::as_str).collect();

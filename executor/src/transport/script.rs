@@ -36,7 +36,7 @@ pub fn parse_stat_output(
     paths: &[PathBuf],
     text: &str,
 ) -> Result<Vec<Option<FileStat>>, Error> {
-    let facts = |message: String| Error::Facts {
+    let facts = |message: String| Error::Stat {
         host: host.to_string(),
         message,
     };

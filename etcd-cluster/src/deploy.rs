@@ -7,7 +7,7 @@ use crate::layout::{Layout, UNIT};
 use crate::render::{ClusterState, render_env, render_unit};
 use inventory::Inventory;
 use plan::{CommandSpec, DirSpec, FileSpec, HostSteps, Phase, Plan, Step, UnitSpec};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// One member's certificates, PEM, as pki issued them for the member's address.
 #[derive(Clone, PartialEq, Eq)]
@@ -160,14 +160,12 @@ pub fn plan_deploy(
     })
 }
 
-/// Whether a member whose install phase changed `changed_steps` (the step names its report
-/// lists) must restart: one of them is a file etcd reads.
-pub fn needs_restart(inv: &Inventory, changed_steps: &[&str]) -> bool {
-    let watched: Vec<String> = restart_on(inv)
+/// Whether a member whose install phase changed the files at `changed` (the executor
+/// report's changed paths for that member) must restart: one of them is a file etcd reads.
+pub fn needs_restart(inv: &Inventory, changed: &[&Path]) -> bool {
+    restart_on(inv)
         .iter()
-        .map(|p| p.display().to_string())
-        .collect();
-    changed_steps.iter().any(|s| watched.iter().any(|w| w == s))
+        .any(|w| changed.contains(&w.as_path()))
 }
 
 /// One member of a running cluster, after its files were installed: restarted when `restart`
@@ -288,13 +286,18 @@ mod tests {
     #[test]
     fn only_files_etcd_reads_restart_a_member() {
         let inv = guides();
-        assert!(needs_restart(&inv, &["/opt/etcd/cfg/etcd"]));
-        assert!(needs_restart(&inv, &["/opt/etcd/ssl/server.pem"]));
-        assert!(!needs_restart(
-            &inv,
-            &["directory /var/lib/etcd/default.etcd"]
-        ));
-        assert!(!needs_restart(&inv, &[]));
+        let restarts = |paths: &[&str]| {
+            let paths: Vec<&Path> = paths.iter().map(Path::new).collect();
+            needs_restart(&inv, &paths)
+        };
+        assert!(restarts(&["/opt/etcd/cfg/etcd"]));
+        assert!(restarts(&[
+            "/var/lib/etcd/default.etcd",
+            "/opt/etcd/ssl/server.pem"
+        ]));
+        assert!(!restarts(&["/var/lib/etcd/default.etcd"]));
+        assert!(!restarts(&["/opt/etcd/cfg"]));
+        assert!(!restarts(&[]));
     }
 
     #[test]

@@ -15,7 +15,9 @@ pub mod error;
 pub mod progress;
 pub mod transport;
 
-pub use apply::{ApplyOptions, Change, Failure, HostReport, Report, apply, apply_with};
+pub use apply::{
+    ApplyOptions, Change, ChangeKind, Failure, HostReport, Report, UnitAction, apply, apply_with,
+};
 pub use connect::{SshOptions, Transports, connect_all, connect_all_with};
 pub use error::Error;
 pub use progress::{Event, Observer, Output};

@@ -87,14 +87,7 @@ fn rolling(
     plan.phases.truncate(1);
     let install = common::apply(inv, hosts, &plan, false)?;
     let mut changes = install.total_changes();
-    let restart = |member: &str| {
-        let changed: Vec<&str> = install
-            .hosts
-            .get(member)
-            .map(|h| h.changes.iter().map(|c| c.step.as_str()).collect())
-            .unwrap_or_default();
-        needs_restart(inv, &changed)
-    };
+    let restart = |member: &str| needs_restart(inv, &install.changed_paths(member));
     // Members that only need starting first (a start never costs the quorum, and may
     // restore it), then the restarts.
     let mut order: Vec<(&str, bool)> = hosts.iter().map(|m| (*m, restart(m))).collect();

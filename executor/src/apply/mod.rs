@@ -11,7 +11,7 @@ mod diff;
 mod host;
 mod report;
 
-pub use report::{Change, Failure, HostReport, NotApplicable, Report};
+pub use report::{Change, ChangeKind, Failure, HostReport, NotApplicable, Report, UnitAction};
 
 use crate::progress::{Event, Observer, Output, observer_for};
 use crate::transport::Transport;

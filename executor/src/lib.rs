@@ -12,6 +12,7 @@
 pub mod apply;
 pub mod connect;
 pub mod error;
+pub mod parallel;
 pub mod progress;
 pub mod transport;
 
@@ -20,6 +21,7 @@ pub use apply::{
 };
 pub use connect::{SshOptions, Transports, connect_all, connect_all_with};
 pub use error::Error;
+pub use parallel::{HOSTS_AT_ONCE, parallel_map};
 pub use progress::{Event, Observer, Output};
 pub use transport::recording::RecordingTransport;
 pub use transport::ssh::SshTransport;

@@ -5,6 +5,8 @@
 //! A plan says *what* should hold (this file with this content and mode, this unit enabled
 //! and running), not how to get there, so applying it twice changes nothing the second time.
 
+pub mod shell;
+
 use serde::Serialize;
 use std::path::PathBuf;
 

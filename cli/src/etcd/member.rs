@@ -161,10 +161,9 @@ fn remove(name: &str, c: &Common) -> Result<ExitCode> {
 /// later `member add` starts it fresh.
 fn stop_plan(inv: &Inventory, name: &str) -> Plan {
     let l = Layout::new(&inv.paths);
-    let data = executor::transport::quote_path(&l.data_dir);
+    let data = plan::shell::quote_path(&l.data_dir);
     let stamp = executor::apply::backup_stamp(SystemTime::now());
-    let aside =
-        executor::transport::quote(&format!("{}.kubin-removed-{stamp}", l.data_dir.display()));
+    let aside = plan::shell::quote(&format!("{}.kubin-removed-{stamp}", l.data_dir.display()));
     Plan::single(
         "etcd: stop removed member",
         vec![HostSteps {

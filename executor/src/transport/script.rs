@@ -5,8 +5,9 @@
 //! (and many small VMs) share few cores, so the scripts start a fixed handful of
 //! processes per call rather than several per file.
 
-use super::{FileStat, PutFile, quote, quote_path};
+use super::{FileStat, PutFile};
 use crate::Error;
+use plan::shell::{quote, quote_path};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -4,9 +4,10 @@
 
 use super::known_hosts::{hashed_line, host_name};
 use super::script::put_script;
-use super::{CommandOutput, PutFile, Transport, quote, quote_path};
+use super::{CommandOutput, PutFile, Transport};
 use crate::Error;
 use inventory::{Host, HostKeyPolicy};
+use plan::shell::{quote, quote_path};
 use ssh2::{CheckResult, HostKeyType, KnownHostFileKind, Session};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

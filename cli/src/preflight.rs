@@ -41,8 +41,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let (facts, failed) = hostprep::gather_all(&mut transports);
     let why: BTreeMap<String, String> = unreachable
         .iter()
-        .map(|(h, e)| (h.clone(), e.to_string()))
-        .chain(failed.iter().map(|(h, e)| (h.clone(), e.to_string())))
+        .map(|(h, e)| (h.clone(), executor::display_chain(e)))
+        .chain(
+            failed
+                .iter()
+                .map(|(h, e)| (h.clone(), executor::display_chain(e))),
+        )
         .collect();
     let mut checked = inv.clone();
     if !selected.is_empty() {

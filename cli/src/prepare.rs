@@ -106,10 +106,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let plan = hostprep::plan_hostprep(&inv, &facts);
     let mut report = executor::apply(&plan, &mut transports, &args.apply_options());
     for (host, e) in &unreachable {
-        report.record_unreachable(host, &e.to_string());
+        report.record_unreachable(host, &executor::display_chain(e));
     }
     for (host, e) in &facts_failed {
-        report.record_unreachable(host, &e.to_string());
+        report.record_unreachable(host, &executor::display_chain(e));
     }
     finish(&report, args.output)
 }

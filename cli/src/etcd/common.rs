@@ -141,7 +141,10 @@ pub fn apply(
 ) -> Result<executor::Report> {
     let (mut transports, failed) = executor::connect_all(inv, hosts);
     if !failed.is_empty() {
-        let list: Vec<String> = failed.iter().map(|(h, e)| format!("{h}: {e}")).collect();
+        let list: Vec<String> = failed
+            .iter()
+            .map(|(h, e)| format!("{h}: {}", executor::display_chain(e)))
+            .collect();
         bail!("cannot reach every member:\n  {}", list.join("\n  "));
     }
     let opts = executor::ApplyOptions {

@@ -3,6 +3,7 @@
 use super::diff;
 use super::{Change, ChangeKind, Failure, HostState, NotApplicable, UnitAction};
 use crate::Error;
+use crate::error::display_chain;
 use crate::progress::{Event, Observer, StepStatus};
 use crate::transport::{CommandOutput, FileStat, PutFile, Transport};
 use plan::shell::{quote, quote_path};
@@ -36,7 +37,7 @@ impl StepError {
     fn from_error(target: &str, e: Error) -> Self {
         Self {
             target: target.to_string(),
-            message: e.to_string(),
+            message: display_chain(&e),
             stderr: String::new(),
         }
     }

@@ -167,9 +167,9 @@ pub fn open(
 ) -> Result<Session> {
     let mut settings = Settings::default();
     settings.apply.output = if output.json() {
-        hostprep::Output::Json
+        executor::Output::Json
     } else {
-        hostprep::Output::Text
+        executor::Output::Text
     };
     if let Some(t) = ssh_timeout {
         settings.ssh.io_timeout = t.max(Duration::from_secs(1));

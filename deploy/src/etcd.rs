@@ -164,7 +164,7 @@ pub fn snapshot_restore(
         path: path.to_path_buf(),
         source,
     })?;
-    let stamp = hostprep::apply::backup_stamp(SystemTime::now());
+    let stamp = executor::apply::backup_stamp(SystemTime::now());
     let plan = etcd_cluster::plan_restore(&inv, &snapshot, &stamp)?;
     s.apply(&plan, false)?;
     let check = EtcdHealth::new(s, target)?;
@@ -310,7 +310,7 @@ pub fn member_remove(s: &mut Session, name: &str) -> Result<MemberRemoved, Error
     ));
     let mut stopped = false;
     if inv.host(name).is_some() {
-        let stamp = hostprep::apply::backup_stamp(SystemTime::now());
+        let stamp = executor::apply::backup_stamp(SystemTime::now());
         match s.apply(&etcd_cluster::plan_member_stop(&inv, name, &stamp), false) {
             Ok(_) => stopped = true,
             Err(e) => s.warn(format!(

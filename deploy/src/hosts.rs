@@ -2,7 +2,7 @@
 //! chapter 1, idempotently).
 
 use crate::{Error, Session};
-use hostprep::Report;
+use executor::Report;
 use hostprep::preflight::{Finding, Severity, check_bundle, check_hosts, inspect_bundle};
 use inventory::Inventory;
 use std::collections::BTreeMap;

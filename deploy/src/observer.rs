@@ -21,7 +21,7 @@ pub enum Event<'a> {
     /// A plan was applied (or, in a dry run, compared): the executor's report.
     Applied {
         /// The report.
-        report: &'a hostprep::Report,
+        report: &'a executor::Report,
     },
 }
 

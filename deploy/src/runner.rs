@@ -8,7 +8,7 @@ use plan::rollout::{member_start, restart_order};
 use plan::{Rollout, Stage};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A service's health, as the runner asks for it between stages.
@@ -45,14 +45,17 @@ pub struct RolloutReport<H> {
     pub health: Option<H>,
 }
 
-/// The paths each host's apply changed. (The executor reports file changes under the
-/// file's path; this is the one place that reads them.)
-pub fn changed_paths(report: &hostprep::Report) -> BTreeMap<String, Vec<PathBuf>> {
+/// The paths each host's apply changed, as the executor reports them (typed changes).
+pub fn changed_paths(report: &executor::Report) -> BTreeMap<String, Vec<PathBuf>> {
     report
         .hosts
-        .iter()
-        .map(|(host, r)| {
-            let paths = r.changes.iter().map(|c| PathBuf::from(&c.step)).collect();
+        .keys()
+        .map(|host| {
+            let paths = report
+                .changed_paths(host)
+                .into_iter()
+                .map(Path::to_path_buf)
+                .collect();
             (host.clone(), paths)
         })
         .collect()
@@ -167,8 +170,8 @@ mod tests {
     use super::*;
     use crate::observer::Silent;
     use crate::session::Settings;
-    use hostprep::transport::recording::Shared;
-    use hostprep::{Output, RecordingTransport};
+    use executor::transport::recording::Shared;
+    use executor::{Output, RecordingTransport};
     use plan::{FileSpec, HostSteps, Phase, Plan, Step};
     use std::sync::Mutex;
 

@@ -4,7 +4,7 @@
 use crate::observer::{Event, Observer};
 use crate::{Error, etcd_access};
 use etcd_cluster::online::{Target, Timeouts};
-use hostprep::{ApplyOptions, Report, SshOptions, Transports};
+use executor::{ApplyOptions, Report, SshOptions, Transports};
 use inventory::Inventory;
 use std::path::{Path, PathBuf};
 
@@ -134,7 +134,7 @@ impl Session {
             return Vec::new();
         }
         let (new, failed) =
-            hostprep::connect_all_with(&self.inventory, &missing, &self.settings.ssh);
+            executor::connect_all_with(&self.inventory, &missing, &self.settings.ssh);
         self.transports.extend(new);
         failed
             .into_iter()
@@ -189,7 +189,7 @@ impl Session {
             dry_run,
             ..self.settings.apply
         };
-        hostprep::apply(plan, &mut self.transports, &opts)
+        executor::apply(plan, &mut self.transports, &opts)
     }
 
     /// Shows an executor's report through the observer.

@@ -2,7 +2,7 @@
 //!
 //! The core is pure: [`render`] turns the inventory into each member's env file and the
 //! systemd unit; [`deploy::plan_deploy`] and [`restore::plan_restore`] return
-//! [`plan::Plan`]s that `hostprep` applies; [`membership`] decides whether the running
+//! [`plan::Plan`]s that `executor` applies; [`membership`] decides whether the running
 //! member list matches the inventory and whether a member may go; [`health`] judges
 //! endpoint results (healthy, degraded with quorum, quorum lost).
 //!

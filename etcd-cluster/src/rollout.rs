@@ -5,8 +5,8 @@ use crate::Error;
 use crate::deploy::{Binaries, MemberCerts, member_files, plan_deploy, restart_on, unit_step};
 use crate::layout::{Layout, UNIT};
 use crate::render::ClusterState;
-use crate::restore::q;
 use inventory::Inventory;
+use plan::shell::quote;
 use plan::{CommandSpec, HostSteps, Phase, Plan, Rollout, Stage, Step, UnitSpec};
 
 /// The deploy rollout. A new cluster (`running` false): every member's files, every unit
@@ -89,10 +89,10 @@ pub fn plan_member_stop(inv: &Inventory, name: &str, stamp: &str) -> Plan {
                     "move the removed member's data dir aside",
                     &format!(
                         "mv {} {}",
-                        q(&data),
-                        q(&format!("{data}.kubin-removed-{stamp}"))
+                        quote(&data),
+                        quote(&format!("{data}.kubin-removed-{stamp}"))
                     ),
-                    Some(&format!("test ! -e {}", q(&data))),
+                    Some(&format!("test ! -e {}", quote(&data))),
                 )),
             ],
         }],

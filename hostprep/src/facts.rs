@@ -5,10 +5,9 @@
 //! [`HostFacts`] and is pure, so it is tested on captured output.
 
 use crate::Error;
-use crate::transport::Transport;
+use executor::Transport;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The facts host preparation and preflight decide on.
@@ -104,26 +103,20 @@ pub fn gather_facts(t: &mut dyn Transport) -> Result<HostFacts, Error> {
     Ok(facts)
 }
 
-/// Gathers the facts of every connected host in parallel; hosts whose gathering failed
-/// come back with the error.
+/// Gathers the facts of every connected host in parallel (at most
+/// [`executor::HOSTS_AT_ONCE`] at once); hosts whose gathering failed come back with the
+/// error.
 pub fn gather_all(
-    transports: &mut crate::Transports,
+    transports: &mut executor::Transports,
 ) -> (HashMap<String, HostFacts>, BTreeMap<String, Error>) {
-    let results: Mutex<Vec<(String, Result<HostFacts, Error>)>> = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for (name, t) in transports.iter_mut() {
-            let results = &results;
-            s.spawn(move || {
-                let r = gather_facts(t.as_mut());
-                if let Ok(mut v) = results.lock() {
-                    v.push((name.clone(), r));
-                }
-            });
-        }
-    });
+    let results = executor::parallel_map(
+        transports.iter_mut().collect(),
+        executor::HOSTS_AT_ONCE,
+        |(name, t)| (name.clone(), gather_facts(t.as_mut())),
+    );
     let mut ok = HashMap::new();
     let mut failed = BTreeMap::new();
-    for (name, r) in results.into_inner().unwrap_or_default() {
+    for (name, r) in results {
         match r {
             Ok(f) => {
                 ok.insert(name, f);

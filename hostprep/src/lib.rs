@@ -1,30 +1,16 @@
-//! The imperative shell of kubin: reaching hosts, applying plans, preparing hosts.
+//! Host preparation: what a host is, what it needs before Kubernetes, and what is wrong
+//! with it.
 //!
-//! - [`Transport`] is the narrow host trait (run, put a file atomically, read, stat);
-//!   [`SshTransport`] implements it over `ssh2` with known_hosts checking and sudo,
-//!   [`RecordingTransport`] in memory for tests.
-//! - [`apply`] is the one executor: phases with barriers, hosts in parallel (bounded),
-//!   steps in order, files written only when their sha256/mode/owner differ, units
-//!   restarted only when a file they depend on changed. It returns a [`Report`].
-//! - [`facts`] gathers what a host is ([`HostFacts`]); [`plan_hostprep`] turns the
-//!   inventory and facts into the host-preparation [`plan::Plan`] (pure), and
-//!   [`preflight`] decides, purely, what is wrong with the hosts before anything changes.
+//! - [`facts`] gathers what a host is ([`HostFacts`]) through an [`executor::Transport`];
+//! - [`plan_hostprep`] turns the inventory and facts into the host-preparation
+//!   [`plan::Plan`] (pure), which [`executor::apply`] applies;
+//! - [`preflight`] decides, purely, what is wrong with the hosts before anything changes.
 
-pub mod apply;
-pub mod connect;
 pub mod error;
 pub mod facts;
 pub mod preflight;
 pub mod prepare;
-pub mod progress;
-pub mod transport;
 
-pub use apply::{ApplyOptions, Change, Failure, HostReport, Report, apply, apply_with};
-pub use connect::{SshOptions, Transports, connect_all, connect_all_with};
 pub use error::Error;
 pub use facts::{HostFacts, gather_all, gather_facts};
 pub use prepare::plan_hostprep;
-pub use progress::{Event, Observer, Output};
-pub use transport::recording::RecordingTransport;
-pub use transport::ssh::SshTransport;
-pub use transport::{CommandOutput, FileStat, PutFile, Transport};

@@ -1,9 +1,11 @@
 //! Plans as data: what should be true on each host, in phases with barriers between them.
 //!
 //! Concern crates (`etcd-cluster`, `flannel-net`, `hostprep`'s host preparation) build
-//! [`Plan`]s with pure functions; `hostprep`'s executor is the only thing that applies them.
+//! [`Plan`]s with pure functions; the `executor` crate is the only thing that applies them.
 //! A plan says *what* should hold (this file with this content and mode, this unit enabled
 //! and running), not how to get there, so applying it twice changes nothing the second time.
+
+pub mod shell;
 
 use serde::Serialize;
 use std::path::PathBuf;

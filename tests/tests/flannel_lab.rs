@@ -132,9 +132,9 @@ fn flannel_on_the_lab_v2_for_0_10_v3_for_0_22_and_the_node_files() {
         }
     }
     let names: Vec<&str> = inv.hosts.iter().map(|h| h.name.as_str()).collect();
-    let (mut transports, failed) = hostprep::connect_all(&inv, &names);
+    let (mut transports, failed) = executor::connect_all(&inv, &names);
     assert!(failed.is_empty(), "{failed:?}");
-    let report = hostprep::apply(&plan, &mut transports, &hostprep::ApplyOptions::default());
+    let report = executor::apply(&plan, &mut transports, &executor::ApplyOptions::default());
     assert!(report.is_success(), "{}", report.render_text());
     let env = lab
         .ssh_ok("k8s-node1", "cat /opt/kubernetes/cfg/flanneld")
@@ -152,7 +152,7 @@ fn flannel_on_the_lab_v2_for_0_10_v3_for_0_22_and_the_node_files() {
         .unwrap();
     let parsed: flannel_net::render::ConfList = serde_json::from_str(&conflist).unwrap();
     assert_eq!(parsed, flannel_net::render::cni::conflist());
-    let again = hostprep::apply(&plan, &mut transports, &hostprep::ApplyOptions::default());
+    let again = executor::apply(&plan, &mut transports, &executor::ApplyOptions::default());
     assert_eq!(again.total_changes(), 0, "{}", again.render_text());
     // A teardown racing the machines' last processes ("cgroup busy") is retried once by name.
     if let Err(e) = lab.down() {

@@ -1,8 +1,8 @@
 //! The SSH transport against a real OpenSSH `sshd` on 127.0.0.1 (temp config, host key and
 //! authorized key): host-key policies, commands, atomic file writes, and an idempotent apply.
 
-use hostprep::progress::Silent;
-use hostprep::{ApplyOptions, Error, Output, SshTransport, Transport};
+use executor::progress::Silent;
+use executor::{ApplyOptions, Error, Output, SshTransport, Transport};
 use inventory::{Host, HostKeyPolicy, Role, Ssh};
 use plan::{CommandSpec, DirSpec, FileSpec, HostSteps, Plan, Step};
 use std::collections::{BTreeMap, BTreeSet};
@@ -271,7 +271,7 @@ fn applying_a_plan_over_ssh_twice_changes_nothing_the_second_time() {
         parallel: 1,
         output: Output::Quiet,
     };
-    let dry = hostprep::apply_with(
+    let dry = executor::apply_with(
         &plan,
         &mut map,
         &ApplyOptions {
@@ -283,7 +283,7 @@ fn applying_a_plan_over_ssh_twice_changes_nothing_the_second_time() {
     assert_eq!(dry.total_changes(), 24);
     assert!(!root.path().join("cfg").exists(), "dry run changed nothing");
 
-    let first = hostprep::apply_with(&plan, &mut map, &opts, &Silent);
+    let first = executor::apply_with(&plan, &mut map, &opts, &Silent);
     assert!(first.is_success(), "{}", first.render_text());
     assert_eq!(first.total_changes(), 24);
     assert_eq!(std::fs::read(root.path().join("cfg/empty")).unwrap(), b"");
@@ -296,7 +296,7 @@ fn applying_a_plan_over_ssh_twice_changes_nothing_the_second_time() {
         "value=7\n"
     );
     let started = Instant::now();
-    let second = hostprep::apply_with(&plan, &mut map, &opts, &Silent);
+    let second = executor::apply_with(&plan, &mut map, &opts, &Silent);
     assert_eq!(second.total_changes(), 0, "{}", second.render_text());
     assert_eq!(second.hosts["local"].unchanged, 24);
     eprintln!(

@@ -4,7 +4,7 @@
 //! reads and stats work under sudo, and a user without sudo rights gets an error naming
 //! each host instead of hanging on a password prompt.
 
-use hostprep::{PutFile, SshTransport, Transport};
+use executor::{PutFile, SshTransport, Transport};
 use inventory::Inventory;
 use lab::{Lab, LabConfig};
 use std::path::{Path, PathBuf};

@@ -2,10 +2,10 @@
 
 use super::render::*;
 use super::*;
-use crate::apply::{ApplyOptions, apply_with};
-use crate::progress::{Output, Silent};
-use crate::transport::Transport;
-use crate::transport::recording::{RecordingTransport, Shared};
+use executor::Transport;
+use executor::progress::{Output, Silent};
+use executor::transport::recording::{RecordingTransport, Shared};
+use executor::{ApplyOptions, apply_with};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};

@@ -7,7 +7,7 @@ mod probe;
 
 use super::cpu;
 use anyhow::{Context, Result, bail, ensure};
-use hostprep::{ApplyOptions, Output, Transport};
+use executor::{ApplyOptions, Output, Transport};
 use inventory::Inventory;
 use lab::{Lab, LabConfig};
 use plan::{DirSpec, FileSpec, HostSteps, Plan, Step, UnitSpec};
@@ -175,10 +175,10 @@ fn kubin_run(lab: &Lab, inv: &Inventory, hosts: &[String], tag: &str) -> Result<
     let calls = Arc::new(AtomicUsize::new(0));
     let times = StepTimes::default();
     let start = Instant::now();
-    let (transports, failed) = hostprep::connect_all(inv, &names);
+    let (transports, failed) = executor::connect_all(inv, &names);
     ensure!(failed.is_empty(), "kubin could not connect: {failed:?}");
     let connected = start.elapsed();
-    let mut transports: hostprep::Transports = transports
+    let mut transports: executor::Transports = transports
         .into_iter()
         .map(|(name, t)| {
             let counted: Box<dyn Transport> = Box::new(Counting {
@@ -193,7 +193,7 @@ fn kubin_run(lab: &Lab, inv: &Inventory, hosts: &[String], tag: &str) -> Result<
         parallel: 16,
         output: Output::Quiet,
     };
-    let report = hostprep::apply_with(&plan, &mut transports, &opts, &times);
+    let report = executor::apply_with(&plan, &mut transports, &opts, &times);
     let took = start.elapsed();
     drop(transports);
     let own = cpu::process_secs() - own_before;

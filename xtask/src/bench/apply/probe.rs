@@ -1,7 +1,7 @@
 //! What `bench apply` measures besides time: round trips per host (a counting transport
 //! around the real one) and the time each host spends per kind of step (an observer).
 
-use hostprep::{CommandOutput, Event, FileStat, Observer, PutFile, Transport};
+use executor::{CommandOutput, Event, FileStat, Observer, PutFile, Transport};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,7 +28,7 @@ impl Transport for Counting {
     fn host(&self) -> &str {
         self.inner.host()
     }
-    fn run(&mut self, command: &str) -> Result<CommandOutput, hostprep::Error> {
+    fn run(&mut self, command: &str) -> Result<CommandOutput, executor::Error> {
         self.count(|t| t.run(command))
     }
     fn put_file(
@@ -37,19 +37,19 @@ impl Transport for Counting {
         content: &[u8],
         mode: u32,
         owner: Option<&str>,
-    ) -> Result<(), hostprep::Error> {
+    ) -> Result<(), executor::Error> {
         self.count(|t| t.put_file(path, content, mode, owner))
     }
-    fn put_files(&mut self, files: &[PutFile<'_>]) -> Result<(), hostprep::Error> {
+    fn put_files(&mut self, files: &[PutFile<'_>]) -> Result<(), executor::Error> {
         self.count(|t| t.put_files(files))
     }
-    fn read_file(&mut self, path: &Path) -> Result<Option<Vec<u8>>, hostprep::Error> {
+    fn read_file(&mut self, path: &Path) -> Result<Option<Vec<u8>>, executor::Error> {
         self.count(|t| t.read_file(path))
     }
-    fn stat_files(&mut self, paths: &[PathBuf]) -> Result<Vec<Option<FileStat>>, hostprep::Error> {
+    fn stat_files(&mut self, paths: &[PathBuf]) -> Result<Vec<Option<FileStat>>, executor::Error> {
         self.count(|t| t.stat_files(paths))
     }
-    fn copy_file(&mut self, from: &Path, to: &Path) -> Result<(), hostprep::Error> {
+    fn copy_file(&mut self, from: &Path, to: &Path) -> Result<(), executor::Error> {
         self.count(|t| t.copy_file(from, to))
     }
 }

@@ -130,7 +130,7 @@ fn stat_output_that_does_not_add_up_is_an_error() {
         assert!(
             matches!(
                 parse_stat_output("h", &paths, &bad),
-                Err(Error::Facts { .. })
+                Err(Error::Stat { .. })
             ),
             "{bad:?}"
         );

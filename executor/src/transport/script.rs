@@ -5,8 +5,9 @@
 //! (and many small VMs) share few cores, so the scripts start a fixed handful of
 //! processes per call rather than several per file.
 
-use super::{FileStat, PutFile, quote, quote_path};
+use super::{FileStat, PutFile};
 use crate::Error;
+use plan::shell::{quote, quote_path};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -36,13 +37,13 @@ pub fn parse_stat_output(
     paths: &[PathBuf],
     text: &str,
 ) -> Result<Vec<Option<FileStat>>, Error> {
-    let facts = |message: String| Error::Facts {
+    let bad = |message: String| Error::Stat {
         host: host.to_string(),
         message,
     };
     let lines: Vec<&str> = text.lines().collect();
     if lines.len() < paths.len() {
-        return Err(facts(format!(
+        return Err(bad(format!(
             "stat printed {} lines for {} paths",
             lines.len(),
             paths.len()
@@ -51,7 +52,7 @@ pub fn parse_stat_output(
     let (marks, rest) = lines.split_at(paths.len());
     let present = marks.iter().filter(|m| m.trim() == "+").count();
     if rest.len() != 2 * present {
-        return Err(facts(format!(
+        return Err(bad(format!(
             "stat printed {} lines for {} present files",
             rest.len(),
             present
@@ -67,16 +68,16 @@ pub fn parse_stat_output(
             "+" => {
                 let (stat, sum) = found
                     .next()
-                    .ok_or_else(|| facts("stat output ended early".into()))?;
+                    .ok_or_else(|| bad("stat output ended early".into()))?;
                 let mut parts = stat.split_whitespace();
                 let (Some(mode), Some(owner)) = (parts.next(), parts.next()) else {
-                    return Err(facts(format!(
+                    return Err(bad(format!(
                         "cannot parse stat of {}: {stat:?}",
                         path.display()
                     )));
                 };
                 let mode = u32::from_str_radix(mode, 8)
-                    .map_err(|_| facts(format!("bad mode {mode:?} for {}", path.display())))?;
+                    .map_err(|_| bad(format!("bad mode {mode:?} for {}", path.display())))?;
                 // sha256sum marks a line whose name it had to escape with a leading `\`.
                 let sha = sum
                     .trim_start_matches('\\')
@@ -84,7 +85,7 @@ pub fn parse_stat_output(
                     .next()
                     .filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
                     .ok_or_else(|| {
-                        facts(format!(
+                        bad(format!(
                             "cannot parse sha256sum of {}: {sum:?}",
                             path.display()
                         ))
@@ -95,7 +96,7 @@ pub fn parse_stat_output(
                     owner: owner.to_string(),
                 }))
             }
-            other => Err(facts(format!(
+            other => Err(bad(format!(
                 "cannot parse stat of {}: {other:?}",
                 path.display()
             ))),

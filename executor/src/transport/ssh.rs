@@ -4,9 +4,11 @@
 
 use super::known_hosts::{hashed_line, host_name};
 use super::script::put_script;
-use super::{CommandOutput, PutFile, Transport, quote, quote_path};
+use super::{CommandOutput, PutFile, Transport};
 use crate::Error;
+use crate::error::SessionCause;
 use inventory::{Host, HostKeyPolicy};
+use plan::shell::{quote, quote_path};
 use ssh2::{CheckResult, HostKeyType, KnownHostFileKind, Session};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -82,21 +84,24 @@ impl SshTransport {
     /// Connects to `host`: TCP, handshake, host key check, authentication.
     pub fn connect_with(host: &Host, opts: &SshOptions) -> Result<Self, Error> {
         let addr = SocketAddr::new(host.address, host.ssh.port);
-        let connect_err = |message: String| Error::Connect {
+        let tcp = TcpStream::connect_timeout(&addr, opts.connect_timeout).map_err(|source| {
+            Error::Connect {
+                host: host.name.clone(),
+                address: addr.to_string(),
+                source,
+            }
+        })?;
+        let handshake_err = |source: ssh2::Error| Error::Handshake {
             host: host.name.clone(),
             address: addr.to_string(),
-            message,
+            source,
         };
-        let tcp = TcpStream::connect_timeout(&addr, opts.connect_timeout)
-            .map_err(|e| connect_err(e.to_string()))?;
         // Many small request/response exchanges: Nagle's algorithm would add delays.
         let _ = tcp.set_nodelay(true);
-        let mut session = Session::new().map_err(|e| connect_err(e.to_string()))?;
+        let mut session = Session::new().map_err(handshake_err)?;
         session.set_timeout(u32::try_from(opts.io_timeout.as_millis()).unwrap_or(u32::MAX));
         session.set_tcp_stream(tcp);
-        session
-            .handshake()
-            .map_err(|e| connect_err(format!("ssh handshake: {e}")))?;
+        session.handshake().map_err(handshake_err)?;
         check_host_key(host, &session)?;
         authenticate(host, &session)?;
         session.set_keepalive(true, 15);
@@ -142,23 +147,25 @@ impl SshTransport {
         stdin: Option<&[u8]>,
         during: &str,
     ) -> Result<CommandOutput, Error> {
-        let err = |e: &dyn std::fmt::Display| Error::Session {
+        let err = |e: SessionCause| Error::Session {
             host: self.host.clone(),
             during: during.to_string(),
-            message: e.to_string(),
+            source: e,
         };
-        let mut ch = self.session.channel_session().map_err(|e| err(&e))?;
-        ch.exec(command).map_err(|e| err(&e))?;
+        let ssh = |e: ssh2::Error| err(e.into());
+        let io = |e: std::io::Error| err(e.into());
+        let mut ch = self.session.channel_session().map_err(ssh)?;
+        ch.exec(command).map_err(ssh)?;
         if let Some(data) = stdin {
-            ch.write_all(data).map_err(|e| err(&e))?;
+            ch.write_all(data).map_err(io)?;
         }
-        ch.send_eof().map_err(|e| err(&e))?;
+        ch.send_eof().map_err(ssh)?;
         let mut stdout = Vec::new();
-        ch.read_to_end(&mut stdout).map_err(|e| err(&e))?;
+        ch.read_to_end(&mut stdout).map_err(io)?;
         let mut stderr = Vec::new();
-        ch.stderr().read_to_end(&mut stderr).map_err(|e| err(&e))?;
-        ch.wait_close().map_err(|e| err(&e))?;
-        let status = ch.exit_status().map_err(|e| err(&e))?;
+        ch.stderr().read_to_end(&mut stderr).map_err(io)?;
+        ch.wait_close().map_err(ssh)?;
+        let status = ch.exit_status().map_err(ssh)?;
         Ok(CommandOutput {
             status,
             stdout,
@@ -235,26 +242,22 @@ fn check_host_key(host: &Host, session: &Session) -> Result<(), Error> {
 
 fn authenticate(host: &Host, session: &Session) -> Result<(), Error> {
     let user = &host.ssh.user;
-    let auth_err = |message: String| Error::Auth {
-        host: host.name.clone(),
-        user: user.clone(),
-        message,
-    };
-    match &host.ssh.key {
+    let (method, tried) = match &host.ssh.key {
         Some(key) => {
             let key = expand_home(key);
-            session
-                .userauth_pubkey_file(user, None, &key, None)
-                .map_err(|e| auth_err(format!("key {}: {e}", key.display())))?;
+            let tried = session.userauth_pubkey_file(user, None, &key, None);
+            (format!("key {}", key.display()), tried)
         }
-        None => session
-            .userauth_agent(user)
-            .map_err(|e| auth_err(format!("ssh agent: {e}")))?,
-    }
-    if session.authenticated() {
-        Ok(())
-    } else {
-        Err(auth_err("not authenticated".into()))
+        None => ("the ssh agent".to_string(), session.userauth_agent(user)),
+    };
+    match tried {
+        Ok(()) if session.authenticated() => Ok(()),
+        tried => Err(Error::Auth {
+            host: host.name.clone(),
+            user: user.clone(),
+            method,
+            source: tried.err(),
+        }),
     }
 }
 

@@ -3,6 +3,7 @@
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
 /// The result of applying a plan.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -31,11 +32,74 @@ pub struct HostReport {
 pub struct Change {
     /// The phase.
     pub phase: String,
-    /// The step (a path, a unit, a command's description).
+    /// The step as shown (a path, a unit, a command's description).
     pub step: String,
+    /// What changed, as data: callers decide on this, never on `step` or `detail`.
+    pub kind: ChangeKind,
     /// What changed: "created", "content updated", a unified diff in a dry run, or
     /// "content changed (secret)"; never a secret's content.
     pub detail: String,
+}
+
+/// What a change changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ChangeKind {
+    /// A file was created, or its content, mode or owner changed.
+    File {
+        /// The file's path on the host.
+        path: PathBuf,
+    },
+    /// A directory was created or its mode changed.
+    Directory {
+        /// The directory's path on the host.
+        path: PathBuf,
+    },
+    /// A systemd unit was acted on.
+    Unit {
+        /// The unit's name.
+        name: String,
+        /// What was done to it, in order.
+        actions: Vec<UnitAction>,
+    },
+    /// A command ran.
+    Command {
+        /// The command's description (never its command line, which may be long).
+        description: String,
+    },
+}
+
+/// One thing done to a systemd unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnitAction {
+    /// `systemctl daemon-reload` (a unit file changed).
+    DaemonReload,
+    /// `systemctl enable`.
+    Enable,
+    /// `systemctl disable`.
+    Disable,
+    /// `systemctl start`.
+    Start,
+    /// `systemctl restart` (a file the unit depends on changed).
+    Restart,
+    /// `systemctl stop`.
+    Stop,
+}
+
+impl UnitAction {
+    /// The `systemctl` verb.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DaemonReload => "daemon-reload",
+            Self::Enable => "enable",
+            Self::Disable => "disable",
+            Self::Start => "start",
+            Self::Restart => "restart",
+            Self::Stop => "stop",
+        }
+    }
 }
 
 /// A step reported as not applicable.
@@ -75,6 +139,31 @@ impl Report {
     /// The number of changes over all hosts.
     pub fn total_changes(&self) -> usize {
         self.hosts.values().map(|h| h.changes.len()).sum()
+    }
+
+    /// The paths of the files and directories that changed on `host` (or would, in a dry
+    /// run), in the order they changed; empty for a host the report does not hold.
+    pub fn changed_paths(&self, host: &str) -> Vec<&Path> {
+        self.changes_of(host)
+            .filter_map(|c| match &c.kind {
+                ChangeKind::File { path } | ChangeKind::Directory { path } => Some(path.as_path()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The names of the units acted on on `host` (or that would be, in a dry run).
+    pub fn changed_units(&self, host: &str) -> Vec<&str> {
+        self.changes_of(host)
+            .filter_map(|c| match &c.kind {
+                ChangeKind::Unit { name, .. } => Some(name.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn changes_of(&self, host: &str) -> impl Iterator<Item = &Change> {
+        self.hosts.get(host).into_iter().flat_map(|h| &h.changes)
     }
 
     /// The failures, by host name order.

@@ -10,6 +10,7 @@ pub mod script;
 pub mod ssh;
 
 use crate::Error;
+use plan::shell::quote_path;
 use script::{parse_stat_output, stat_command};
 use std::path::{Path, PathBuf};
 
@@ -149,33 +150,9 @@ pub trait Transport: Send {
     }
 }
 
-/// Quotes `s` for a POSIX shell: single quotes, embedded ones as `'\''`.
-pub fn quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-:=+,@%".contains(&b))
-    {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-/// Quotes a path for a POSIX shell.
-pub fn quote_path(p: &Path) -> String {
-    quote(&p.to_string_lossy())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quoting() {
-        assert_eq!(quote("/etc/hosts"), "/etc/hosts");
-        assert_eq!(quote("a b"), "'a b'");
-        assert_eq!(quote("it's"), r"'it'\''s'");
-        assert_eq!(quote(""), "''");
-    }
 
     #[test]
     fn excerpt_keeps_the_tail() {

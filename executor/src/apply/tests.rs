@@ -78,6 +78,30 @@ fn second_apply_changes_nothing() {
     let first = apply_with(&plan, &mut map, &quiet(false), &Silent);
     assert!(first.is_success(), "{}", first.render_text());
     assert_eq!(first.hosts["a"].changes.len(), 7, "{}", first.render_text());
+    assert_eq!(
+        first.changed_paths("a"),
+        [
+            "/opt/etcd/cfg",
+            "/opt/etcd/cfg/etcd.conf",
+            "/opt/etcd/ssl/server-key.pem",
+            "/etc/hosts",
+            "/usr/lib/systemd/system/etcd.service",
+        ]
+        .map(Path::new)
+    );
+    assert_eq!(first.changed_units("a"), ["etcd.service"]);
+    assert_eq!(
+        first.hosts["a"].changes.last().map(|c| &c.kind),
+        Some(&ChangeKind::Unit {
+            name: "etcd.service".into(),
+            actions: vec![
+                UnitAction::DaemonReload,
+                UnitAction::Enable,
+                UnitAction::Start
+            ],
+        })
+    );
+    assert!(first.changed_paths("nobody").is_empty());
     let t = shared[0].lock();
     assert_eq!(
         t.text("/opt/etcd/cfg/etcd.conf").as_deref(),

@@ -1,10 +1,12 @@
 //! Applying one host's steps of one phase, in order, stopping at the first failure.
 
 use super::diff;
-use super::{Change, Failure, HostState, NotApplicable};
+use super::{Change, ChangeKind, Failure, HostState, NotApplicable, UnitAction};
 use crate::Error;
+use crate::error::display_chain;
 use crate::progress::{Event, Observer, StepStatus};
-use crate::transport::{CommandOutput, FileStat, PutFile, Transport, quote, quote_path};
+use crate::transport::{CommandOutput, FileStat, PutFile, Transport};
+use plan::shell::{quote, quote_path};
 use plan::{CommandSpec, DirSpec, FileSpec, Step, UnitSpec};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
@@ -19,7 +21,7 @@ pub(crate) struct Job<'a, 'p> {
 
 /// How one step ended.
 enum Outcome {
-    Changed(String),
+    Changed(ChangeKind, String),
     Unchanged,
     NotApplicable(String),
 }
@@ -35,7 +37,7 @@ impl StepError {
     fn from_error(target: &str, e: Error) -> Self {
         Self {
             target: target.to_string(),
-            message: e.to_string(),
+            message: display_chain(&e),
             stderr: String::new(),
         }
     }
@@ -162,10 +164,11 @@ pub(crate) fn run(job: Job<'_, '_>, dry_run: bool, stamp: &str, observer: &dyn O
         match result {
             Ok(outcome) => {
                 let (status, detail) = match outcome {
-                    Outcome::Changed(detail) => {
+                    Outcome::Changed(kind, detail) => {
                         state.report.changes.push(Change {
                             phase: phase.to_string(),
                             step: name.clone(),
+                            kind,
                             detail: detail.clone(),
                         });
                         let st = if dry_run {
@@ -252,6 +255,9 @@ fn directory(t: &mut dyn Transport, d: &DirSpec, dry_run: bool) -> Result<Outcom
     let target = d.path.display().to_string();
     let mode = format!("{:o}", d.mode);
     let check = format!("[ -d {p} ] && [ \"$(stat -c %a -- {p})\" = {mode} ]");
+    let kind = || ChangeKind::Directory {
+        path: d.path.clone(),
+    };
     if dry_run {
         let out = t
             .run(&check)
@@ -259,7 +265,7 @@ fn directory(t: &mut dyn Transport, d: &DirSpec, dry_run: bool) -> Result<Outcom
         return Ok(if out.success() {
             Outcome::Unchanged
         } else {
-            Outcome::Changed(format!("create or chmod {mode}"))
+            Outcome::Changed(kind(), format!("create or chmod {mode}"))
         });
     }
     // Check and, where needed, fix in one round trip; `changed` says it fixed.
@@ -272,7 +278,7 @@ fn directory(t: &mut dyn Transport, d: &DirSpec, dry_run: bool) -> Result<Outcom
         ),
     )?;
     Ok(if out.stdout_text().trim() == "changed" {
-        Outcome::Changed(format!("directory mode {mode}"))
+        Outcome::Changed(kind(), format!("directory mode {mode}"))
     } else {
         Outcome::Unchanged
     })
@@ -314,6 +320,9 @@ fn file(
         return Ok(Outcome::Unchanged);
     }
     state.changed_files.insert(f.path.clone());
+    let kind = || ChangeKind::File {
+        path: f.path.clone(),
+    };
     if is_unit_file(f) && content_differs {
         state.reload_pending = true;
     }
@@ -346,7 +355,7 @@ fn file(
             }
             notes.insert(0, d);
         }
-        return Ok(Outcome::Changed(notes.join("; ")));
+        return Ok(Outcome::Changed(kind(), notes.join("; ")));
     }
     if content_differs {
         if f.backup && stat.is_some() {
@@ -373,11 +382,14 @@ fn file(
         }
         run_checked(t, &target, "chmod/chown", &cmd)?;
     }
-    Ok(Outcome::Changed(notes.join("; ")))
+    Ok(Outcome::Changed(kind(), notes.join("; ")))
 }
 
 fn command(t: &mut dyn Transport, c: &CommandSpec, dry_run: bool) -> Result<Outcome, StepError> {
     let target = c.description.clone();
+    let kind = || ChangeKind::Command {
+        description: c.description.clone(),
+    };
     if let Some(check) = &c.unless {
         let out = t
             .run(check)
@@ -387,13 +399,16 @@ fn command(t: &mut dyn Transport, c: &CommandSpec, dry_run: bool) -> Result<Outc
         }
     }
     if dry_run {
-        return Ok(Outcome::Changed(format!("would run: {}", c.description)));
+        return Ok(Outcome::Changed(
+            kind(),
+            format!("would run: {}", c.description),
+        ));
     }
     let out = t
         .run(&c.command)
         .map_err(|e| StepError::from_error(&target, e))?;
     if out.success() || c.ok_status.contains(&out.status) {
-        Ok(Outcome::Changed("ran".into()))
+        Ok(Outcome::Changed(kind(), "ran".into()))
     } else {
         Err(StepError::from_output(&target, "command", &out))
     }
@@ -413,10 +428,10 @@ fn unit(
     dry_run: bool,
 ) -> Result<Outcome, StepError> {
     let target = u.name.clone();
-    let mut actions: Vec<String> = Vec::new();
+    let mut actions: Vec<UnitAction> = Vec::new();
     let reload = state.reload_pending;
     if reload {
-        actions.push("daemon-reload".into());
+        actions.push(UnitAction::DaemonReload);
     }
     let n = quote(&u.name);
     // Two `systemctl` processes and no subshell: the enablement (nothing for a unit that
@@ -437,33 +452,49 @@ fn unit(
     let enable = u.enabled && !is_enabled;
     let disable = !u.enabled && enabled_state == "enabled";
     let action = match u.running {
-        Some(true) if !is_active => Some("start"),
+        Some(true) if !is_active => Some(UnitAction::Start),
         Some(true) if u.restart_on.iter().any(|p| state.changed_files.contains(p)) => {
-            Some("restart")
+            Some(UnitAction::Restart)
         }
-        Some(false) if is_active => Some("stop"),
+        Some(false) if is_active => Some(UnitAction::Stop),
         _ => None,
     };
-    let no_block = if u.no_block && action != Some("stop") {
+    let no_block = if u.no_block && action != Some(UnitAction::Stop) {
         " --no-block"
     } else {
         ""
     };
     if enable {
-        actions.push("enable".into());
+        actions.push(UnitAction::Enable);
     }
     if disable {
-        actions.push("disable".into());
+        actions.push(UnitAction::Disable);
     }
     if let Some(a) = action {
-        actions.push(format!("{a}{no_block}"));
+        actions.push(a);
     }
     if actions.is_empty() {
         // A stopped, disabled unit that is not installed at all is what was asked for.
         return Ok(Outcome::Unchanged);
     }
+    // The detail as before: the verbs, `--no-block` on the start, restart or stop.
+    let shown = actions
+        .iter()
+        .map(|a| {
+            if Some(*a) == action {
+                format!("{}{no_block}", a.as_str())
+            } else {
+                a.as_str().to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let kind = ChangeKind::Unit {
+        name: u.name.clone(),
+        actions,
+    };
     if dry_run {
-        return Ok(Outcome::Changed(format!("would {}", actions.join(", "))));
+        return Ok(Outcome::Changed(kind, format!("would {shown}")));
     }
     // `systemctl enable` and `disable` reload the manager themselves (systemctl(1)), so a
     // pending reload is left to them: a reload re-runs every generator and re-reads every
@@ -475,7 +506,7 @@ fn unit(
     }
     let mut action = action;
     if enable {
-        if action == Some("start") && no_block.is_empty() {
+        if action == Some(UnitAction::Start) && no_block.is_empty() {
             cmds.push(format!("systemctl enable --now {n}"));
             action = None;
         } else {
@@ -486,9 +517,9 @@ fn unit(
         cmds.push(format!("systemctl disable {n}"));
     }
     if let Some(a) = action {
-        cmds.push(format!("systemctl {a}{no_block} {n}"));
+        cmds.push(format!("systemctl {}{no_block} {n}", a.as_str()));
     }
     run_checked(t, &target, "systemctl", &cmds.join(" && "))?;
     state.reload_pending = false;
-    Ok(Outcome::Changed(actions.join(", ")))
+    Ok(Outcome::Changed(kind, shown))
 }

@@ -11,14 +11,14 @@ mod diff;
 mod host;
 mod report;
 
-pub use report::{Change, Failure, HostReport, NotApplicable, Report};
+pub use report::{Change, ChangeKind, Failure, HostReport, NotApplicable, Report, UnitAction};
 
+use crate::parallel::parallel_map;
 use crate::progress::{Event, Observer, Output, observer_for};
 use crate::transport::Transport;
 use plan::{HostSteps, Plan};
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::SystemTime;
 
 /// How to apply a plan.
@@ -165,28 +165,15 @@ pub fn apply_with(
     }
 }
 
-/// Runs the jobs of one phase on a bounded pool of scoped threads; returns when all end.
+/// Runs the jobs of one phase, at most `opts.parallel` at once; returns when all end.
 fn run_jobs(
     jobs: Vec<host::Job<'_, '_>>,
     opts: &ApplyOptions,
     stamp: &str,
     observer: &dyn Observer,
 ) {
-    let workers = opts.parallel.max(1).min(jobs.len());
-    let queue = Mutex::new(jobs);
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
-                loop {
-                    let job = match queue.lock() {
-                        Ok(mut q) => q.pop(),
-                        Err(_) => None,
-                    };
-                    let Some(job) = job else { break };
-                    host::run(job, opts.dry_run, stamp, observer);
-                }
-            });
-        }
+    parallel_map(jobs, opts.parallel, |job| {
+        host::run(job, opts.dry_run, stamp, observer);
     });
 }
 

@@ -149,7 +149,7 @@ mod tests {
         };
         assert_eq!(
             c.command,
-            "mv '/var/lib/etcd/default.etcd' '/var/lib/etcd/default.etcd.kubin-removed-20260101T000000Z'"
+            "mv /var/lib/etcd/default.etcd /var/lib/etcd/default.etcd.kubin-removed-20260101T000000Z"
         );
     }
 }

@@ -8,10 +8,9 @@
 
 use anyhow::{Context, Result, bail};
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tests::kubin::kubin_bin;
 use tests::local_etcd::{ETCDCTL, LocalEtcd, LocalEtcdConfig};
 
 /// Arguments of `cargo xtask bench etcd`.
@@ -23,22 +22,6 @@ pub struct Args {
     /// Measure the dev build instead of the release build kubin ships as.
     #[arg(long)]
     dev_profile: bool,
-}
-
-/// The kubin binary: the release build (built now), or the dev build.
-fn kubin_path(dev_profile: bool) -> Result<PathBuf> {
-    if dev_profile {
-        return Ok(kubin_bin());
-    }
-    crate::sh::run(
-        &crate::sh::cargo(),
-        &["build", "--release", "-q", "-p", "cli", "--bin", "kubin"],
-    )?;
-    Ok(std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::sh::root().join("target"))
-        .join("release")
-        .join("kubin"))
 }
 
 struct Figures {
@@ -114,7 +97,7 @@ pub fn run(args: Args) -> Result<()> {
         bail!("--runs must be at least 1");
     }
     eprintln!("building kubin ...");
-    let kubin = kubin_path(args.dev_profile)?;
+    let kubin = super::kubin_path(args.dev_profile)?;
     let addrs = [1, 2, 3].map(|i| Ipv4Addr::new(127, 0, 11, i));
     eprintln!("starting three TLS etcd members on 127.0.11.1-3 ...");
     let etcd = LocalEtcd::start_on(

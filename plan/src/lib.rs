@@ -243,7 +243,11 @@ mod tests {
                 host: "etcd-1".into(),
                 steps: vec![
                     Step::File(FileSpec::new("/opt/etcd/ssl/server-key.pem", key, 0o600).secret()),
-                    Step::File(FileSpec::new("/etc/etcd/etcd.conf", "ETCD_NAME=etcd-1\n", 0o644)),
+                    Step::File(FileSpec::new(
+                        "/etc/etcd/etcd.conf",
+                        "ETCD_NAME=etcd-1\n",
+                        0o644,
+                    )),
                 ],
             }],
         );
@@ -255,7 +259,10 @@ mod tests {
             let squeezed = debug.replace([' ', '\n'], "");
             assert!(!squeezed.contains(&as_numbers.replace(' ', "")), "{debug}");
             assert!(!debug.contains("MHcCAQEEIA"), "{debug}");
-            assert!(debug.contains(&format!("<{} bytes, secret>", key.len())), "{debug}");
+            assert!(
+                debug.contains(&format!("<{} bytes, secret>", key.len())),
+                "{debug}"
+            );
             assert!(debug.contains("ETCD_NAME=etcd-1"), "{debug}");
         }
     }

@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tests::local_etcd::{ETCDCTL, LocalEtcd, LocalEtcdConfig};
+use ::tests::local_etcd::{ETCDCTL, LocalEtcd, LocalEtcdConfig};
 
 /// Arguments of `cargo xtask bench etcd`.
 #[derive(clap::Args)]

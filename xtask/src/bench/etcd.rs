@@ -6,12 +6,12 @@
 //! etcdctl runs twice: with the three endpoints listed, and with `--cluster` (it first
 //! asks for the member list, then checks every member).
 
+use ::tests::local_etcd::{ETCDCTL, LocalEtcd, LocalEtcdConfig};
 use anyhow::{Context, Result, bail};
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use ::tests::local_etcd::{ETCDCTL, LocalEtcd, LocalEtcdConfig};
 
 /// Arguments of `cargo xtask bench etcd`.
 #[derive(clap::Args)]

@@ -69,14 +69,18 @@ pub enum Error {
         what: String,
         /// What is wrong (never the key's content).
         message: String,
+        /// The parser's or rustls' error, when one said so.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// A call to an etcd endpoint failed.
-    #[error("{endpoint}: {message}")]
+    #[error("{endpoint}")]
     Endpoint {
         /// The endpoint.
         endpoint: String,
         /// What failed, classified (refused, timeout, unknown CA, expired, ...).
-        message: String,
+        #[source]
+        problem: crate::health::Problem,
     },
     /// No endpoint answered.
     #[error("no etcd endpoint answered: {}", .failures.join("; "))]
@@ -85,11 +89,12 @@ pub enum Error {
         failures: Vec<String>,
     },
     /// A local file (the snapshot) could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The path.
         path: String,
         /// The IO error.
+        #[source]
         source: std::io::Error,
     },
 }
@@ -109,4 +114,43 @@ fn describe_change(only_live: &[String], only_inventory: &[String]) -> String {
         ));
     }
     parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::online::ClientTls;
+
+    /// The chain as the CLI prints it (`{:#}`): each `source()` level joined by ": ".
+    fn chain(e: super::Error) -> String {
+        format!("{:#}", anyhow::Error::new(e))
+    }
+
+    #[test]
+    fn a_rustls_cause_is_printed_once() {
+        // PEM that parses, holding DER that is no certificate: rustls refuses it as a root.
+        let tls = ClientTls {
+            ca_pem: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".into(),
+            cert_pem: String::new(),
+            key_pem: String::new(),
+        };
+        let e = crate::online::client_config(&tls).unwrap_err();
+        let cause = std::error::Error::source(&e)
+            .expect("rustls' error")
+            .to_string();
+        let printed = chain(e);
+        assert_eq!(printed.matches(&cause).count(), 1, "{printed}");
+        assert!(printed.starts_with("the etcd CA: "), "{printed}");
+    }
+
+    #[test]
+    fn an_endpoint_problem_is_printed_once() {
+        let e = super::Error::Endpoint {
+            endpoint: "https://10.0.0.1:2379".into(),
+            problem: crate::health::Problem::ConnectionRefused,
+        };
+        assert_eq!(
+            chain(e),
+            "https://10.0.0.1:2379: connection refused (etcd not running?)"
+        );
+    }
 }

@@ -63,6 +63,12 @@ pub enum Problem {
         /// The alarms, `member-id: ALARM`.
         alarms: Vec<String>,
     },
+    /// kubin's own check of the endpoint failed (its task panicked or was cancelled): the
+    /// endpoint's health is unknown, so it counts as unhealthy.
+    CheckFailed {
+        /// What happened to the check.
+        detail: String,
+    },
     /// An etcd call failed for another reason.
     Rpc {
         /// The call.
@@ -71,6 +77,8 @@ pub enum Problem {
         detail: String,
     },
 }
+
+impl std::error::Error for Problem {}
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -102,6 +110,7 @@ impl fmt::Display for Problem {
             Problem::Tls { detail } => write!(f, "TLS failed: {detail}"),
             Problem::NoLeader => write!(f, "the member has no leader"),
             Problem::Alarms { alarms } => write!(f, "alarms raised: {}", alarms.join(", ")),
+            Problem::CheckFailed { detail } => write!(f, "kubin's check failed: {detail}"),
             Problem::Rpc { call, detail } => write!(f, "{call} failed: {detail}"),
         }
     }

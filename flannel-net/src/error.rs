@@ -142,12 +142,13 @@ pub enum Error {
         problems: Vec<Problem>,
     },
     /// The text is not flannel net-conf JSON.
-    #[error("{what} is not a flannel network config: {message}")]
+    #[error("{what} is not a flannel network config")]
     Parse {
         /// Where the text came from (a key, a file).
         what: String,
-        /// serde_json's message.
-        message: String,
+        /// serde_json's error, with line and column.
+        #[source]
+        source: serde_json::Error,
     },
     /// A config exists at the key and differs from the one to write.
     #[error(
@@ -180,6 +181,10 @@ pub enum Error {
         endpoint: String,
         /// What failed.
         message: String,
+        /// The client's error (etcd-client's for v3, reqwest's or serde_json's for v2), when
+        /// there is one.
+        #[source]
+        source: Option<BoxError>,
     },
     /// No endpoint answered.
     #[error("no etcd endpoint answered:\n  {}", .failures.join("\n  "))]
@@ -201,12 +206,36 @@ pub enum Error {
         /// What was read.
         found: Option<String>,
     },
-    /// TLS material is unusable (never shows key content).
-    #[error("{what}: {message}")]
+    /// The TLS client cannot be set up: unusable PEM (never shown), or the HTTPS client.
+    #[error("cannot set up TLS to etcd")]
     Tls {
-        /// Which PEM.
-        what: String,
-        /// What is wrong.
-        message: String,
+        /// `etcd_cluster::Error::Pem` naming the PEM at fault, or reqwest's error.
+        #[source]
+        source: BoxError,
     },
+}
+
+/// A cause of any type, kept for [`std::error::Error::source`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[cfg(test)]
+mod tests {
+    /// The chain as the CLI prints it (`{:#}`): each `source()` level joined by ": ".
+    fn chain(e: super::Error) -> String {
+        format!("{:#}", anyhow::Error::new(e))
+    }
+
+    #[test]
+    fn the_parser_cause_is_printed_once() {
+        let e = crate::NetConf::parse("{\"Network\": ", "/coreos.com/network/config").unwrap_err();
+        let cause = std::error::Error::source(&e)
+            .expect("serde_json's error")
+            .to_string();
+        let printed = chain(e);
+        assert_eq!(printed.matches(&cause).count(), 1, "{printed}");
+        assert!(
+            printed.starts_with("/coreos.com/network/config is not a flannel network config: "),
+            "{printed}"
+        );
+    }
 }

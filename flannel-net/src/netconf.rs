@@ -234,9 +234,9 @@ impl NetConf {
     /// Parses net-conf JSON as flannel does (unknown keys are ignored, as Go's decoder
     /// ignores them); `what` names the source in the error.
     pub fn parse(text: &str, what: &str) -> Result<Self, Error> {
-        serde_json::from_str(text).map_err(|e| Error::Parse {
+        serde_json::from_str(text).map_err(|source| Error::Parse {
             what: what.to_string(),
-            message: e.to_string(),
+            source,
         })
     }
 

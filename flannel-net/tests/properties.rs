@@ -4,11 +4,12 @@
 use flannel_net::netconf::{
     Backend, HostGwOptions, NetConf, UdpOptions, VxlanOptions, WireguardMode, WireguardOptions,
 };
-use flannel_net::{Error, check, flannel_rules};
+use flannel_net::{Error, Problem, check, flannel_rules};
 use inventory::Inventory;
 use inventory::example::GUIDES_EXAMPLE;
 use ipnet::Ipv4Net;
 use proptest::prelude::*;
+use proptest::strategy::ValueTree;
 use std::net::Ipv4Addr;
 
 fn net(addr: u32, prefix: u8) -> Ipv4Net {
@@ -97,18 +98,57 @@ fn backend() -> impl Strategy<Value = Option<Backend>> {
     ]
 }
 
-fn inventory(pods: Ipv4Net, services: Ipv4Net) -> Option<Inventory> {
-    let text = GUIDES_EXAMPLE
-        .replace("pod_cidr: 172.17.0.0/16", &format!("pod_cidr: {pods}"))
-        .replace(
-            "service_cidr: 10.0.0.0/24",
-            &format!("service_cidr: {services}"),
+/// The guides' inventory with `services` as its service range, set after validation: the
+/// inventory refuses a service range that overlaps its pod range, and flannel's own check
+/// must refuse it too (the inventory's pod range need not be flannel's `Network`).
+fn inventory_with_services(services: Ipv4Net) -> Inventory {
+    let (mut inv, _) = Inventory::from_yaml(GUIDES_EXAMPLE, "prop").unwrap();
+    inv.kubernetes.service_cidr = services;
+    inv
+}
+
+fn overlaps(a: Ipv4Net, b: Ipv4Net) -> bool {
+    a.contains(&b) || b.contains(&a)
+}
+
+/// A config and a service range: half of the ranges are random (and rarely overlap the
+/// network), half overlap it by construction, as a supernet or a subnet of it.
+fn conf_and_services() -> impl Strategy<Value = (NetConf, Ipv4Net)> {
+    conf().prop_flat_map(|c| {
+        let pods = c.network.unwrap();
+        let base = u32::from(pods.network());
+        let span = 1u64 << (32 - pods.prefix_len());
+        let random = (any::<u32>(), 12u8..=28)
+            .prop_map(|(a, p)| net(a, p))
+            .boxed();
+        let supernet = (0u8..=pods.prefix_len())
+            .prop_map(move |p| net(base, p))
+            .boxed();
+        let subnet = (any::<u32>(), pods.prefix_len()..=30)
+            .prop_map(move |(x, p)| net(base + (u64::from(x) % span) as u32, p))
+            .boxed();
+        (
+            Just(c),
+            prop_oneof![2 => random, 1 => supernet, 1 => subnet],
         )
-        .replace(
-            "cluster_dns: 10.0.0.2",
-            &format!("cluster_dns: {}", services.hosts().nth(1)?),
-        );
-    Inventory::from_yaml(&text, "prop").ok().map(|(i, _)| i)
+    })
+}
+
+#[test]
+fn the_generated_cases_include_overlapping_ranges() {
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = conf_and_services();
+    let cases = 256;
+    let overlapping = (0..cases)
+        .filter(|_| {
+            let (c, services) = strategy.new_tree(&mut runner).unwrap().current();
+            overlaps(c.network.unwrap(), services)
+        })
+        .count();
+    assert!(
+        overlapping >= cases / 4,
+        "only {overlapping} of {cases} cases overlap: the property would rarely reach OverlapsServices"
+    );
 }
 
 proptest! {
@@ -135,27 +175,27 @@ proptest! {
     }
 
     #[test]
-    fn checked_configs_never_lease_into_the_service_range(
-        c in conf(),
-        svc_addr in any::<u32>(),
-        svc_prefix in 12u8..=28,
-    ) {
+    fn checked_configs_never_lease_into_the_service_range((c, services) in conf_and_services()) {
         let pods = c.network.unwrap();
-        let services = net(svc_addr, svc_prefix);
-        // The inventory refuses some combinations itself (overlaps, host addresses).
-        let inv = inventory(pods, services);
-        prop_assume!(inv.is_some());
-        let inv = inv.unwrap();
+        let inv = inventory_with_services(services);
+        let overlap = overlaps(pods, services);
         match check(&c, &inv) {
             Ok(e) => {
+                prop_assert!(!overlap, "{pods} overlaps {services} but was accepted");
                 for s in e.leasable().take(4096) {
-                    prop_assert!(!s.contains(&services.network()) && !services.contains(&s.network()),
-                        "{s} overlaps {services}");
+                    prop_assert!(!overlaps(s, services), "{s} overlaps {services}");
                 }
                 let last = Ipv4Net::new(e.subnet_max, e.subnet_len).unwrap();
-                prop_assert!(!last.contains(&services.network()) && !services.contains(&last.network()));
+                prop_assert!(!overlaps(last, services));
             }
-            Err(Error::Invalid { problems }) => prop_assert!(!problems.is_empty()),
+            Err(Error::Invalid { problems }) => {
+                prop_assert!(!problems.is_empty());
+                let reported = problems.iter().any(|p| {
+                    matches!(p, Problem::OverlapsServices { network, services: s }
+                        if *network == pods && *s == services)
+                });
+                prop_assert_eq!(reported, overlap, "{:?}", problems);
+            }
             Err(other) => prop_assert!(false, "unexpected error {other}"),
         }
     }

@@ -52,7 +52,7 @@ pub enum Error {
     #[error("no free lab subnet left in 10.213.0.0/16")]
     NoFreeSubnet,
     /// A file or directory operation failed.
-    #[error("{action} {path:?}: {source}")]
+    #[error("{action} {path:?}")]
     Io {
         /// What was being done ("cannot write", "cannot create").
         action: &'static str,
@@ -62,7 +62,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A program could not be started.
-    #[error("cannot start `{program}`: {source}")]
+    #[error("cannot start `{program}`")]
     Spawn {
         /// The program.
         program: String,
@@ -142,7 +142,7 @@ pub enum Error {
         reason: String,
     },
     /// The inventory written for the lab does not validate.
-    #[error("inventory written for lab {lab:?} is invalid: {source}")]
+    #[error("inventory written for lab {lab:?} is invalid")]
     Inventory {
         /// The lab name.
         lab: String,
@@ -164,5 +164,16 @@ pub(crate) fn io(
         action,
         path,
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_cause_is_printed_once() {
+        let cause = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = super::io("cannot write", "/var/lib/lab/state")(cause);
+        let printed = format!("{:#}", anyhow::Error::new(e));
+        assert_eq!(printed, "cannot write \"/var/lib/lab/state\": no such file");
     }
 }

@@ -310,7 +310,14 @@ impl Drop for Lab {
         if self.owned && !self.done {
             self.done = true;
             if let Err(e) = self.teardown() {
-                eprintln!("lab {}: teardown failed: {e}", self.name);
+                // The whole chain: the message never repeats its cause.
+                let mut message = e.to_string();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(c) = cause {
+                    message = format!("{message}: {c}");
+                    cause = c.source();
+                }
+                eprintln!("lab {}: teardown failed: {message}", self.name);
             }
         }
     }

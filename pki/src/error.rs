@@ -124,11 +124,20 @@ pub enum Error {
         cert_name: String,
     },
     /// Building or signing a certificate failed inside rcgen.
-    #[error("cannot issue {name}: {message}")]
+    #[error("cannot issue {name}")]
     Issue {
         /// The certificate being issued (its CN or file name).
         name: String,
-        /// rcgen's description.
+        /// rcgen's error.
+        #[source]
+        source: rcgen::Error,
+    },
+    /// The validity period cannot be represented (before 1970 or after the year 9999).
+    #[error("cannot issue a certificate valid for {expiry:?}: {message}")]
+    Validity {
+        /// The expiry asked for.
+        expiry: std::time::Duration,
+        /// What is out of range.
         message: String,
     },
     /// Generating a key or a serial failed (the system's random source).
@@ -163,7 +172,7 @@ pub enum Error {
         message: String,
     },
     /// Reading, writing or renaming a file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file or directory.
         path: PathBuf,
@@ -171,4 +180,41 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    /// The chain as the CLI prints it (`{:#}`): each `source()` level joined by ": ".
+    fn chain(e: super::Error) -> String {
+        format!("{:#}", anyhow::Error::new(e))
+    }
+
+    #[test]
+    fn the_cause_is_printed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("ca.pem");
+        let e = crate::store::read(&missing).unwrap_err();
+        let cause = std::error::Error::source(&e)
+            .expect("the io error")
+            .to_string();
+        let printed = chain(e);
+        assert_eq!(printed.matches(&cause).count(), 1, "{printed}");
+        assert!(
+            printed.starts_with(&missing.display().to_string()),
+            "{printed}"
+        );
+    }
+
+    #[test]
+    fn rcgen_errors_stay_typed() {
+        let e = super::Error::Issue {
+            name: "etcd".into(),
+            source: rcgen::Error::CouldNotParseCertificate,
+        };
+        let cause = std::error::Error::source(&e)
+            .expect("rcgen's error")
+            .to_string();
+        let printed = chain(e);
+        assert_eq!(printed, format!("cannot issue etcd: {cause}"));
+    }
 }

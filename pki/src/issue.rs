@@ -144,13 +144,13 @@ pub(crate) fn validity(
     match (start, span) {
         (Ok(start), Some(span)) => match start.checked_add(span) {
             Some(end) if end.year() <= 9999 => Ok((start, end)),
-            _ => Err(Error::Issue {
-                name: "validity".into(),
-                message: format!("expiry {expiry:?} ends after year 9999"),
+            _ => Err(Error::Validity {
+                expiry,
+                message: "it ends after the year 9999".into(),
             }),
         },
-        _ => Err(Error::Issue {
-            name: "validity".into(),
+        _ => Err(Error::Validity {
+            expiry,
             message: "the clock or the expiry is out of range".into(),
         }),
     }
@@ -170,9 +170,9 @@ fn apply_profile(params: &mut CertificateParams, profile: &Profile) {
 }
 
 fn issue_error(name: &str) -> impl Fn(rcgen::Error) -> Error + '_ {
-    move |e| Error::Issue {
+    move |source| Error::Issue {
         name: name.to_string(),
-        message: e.to_string(),
+        source,
     }
 }
 

@@ -28,6 +28,7 @@ mod issue;
 mod key;
 pub mod layout;
 mod request;
+mod seeding;
 mod set;
 pub mod store;
 
@@ -40,4 +41,5 @@ pub use inspect::{CertInfo, Expiry, NameInfo, cert_info, check_expiration, summa
 pub use issue::{Issued, init_ca, issue, issue_with_key, new_rng, sign_csr};
 pub use key::{KeySpec, PrivateKey};
 pub use request::{CaRequest, CsrRequest, KeyRequest, NameRequest};
+pub use seeding::seeds_from_kernel;
 pub use set::{CertKey, ClusterSet, ServiceAccountKey, issue_cluster_set};

@@ -70,7 +70,9 @@ pub struct DirSpec {
 }
 
 /// A file that should exist with exactly this content.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// `Debug` and `Serialize` never show the content of a secret file.
+#[derive(Clone, PartialEq, Serialize)]
 pub struct FileSpec {
     /// Absolute path on the host.
     pub path: PathBuf,
@@ -111,6 +113,40 @@ impl FileSpec {
     pub fn backed_up(mut self) -> Self {
         self.backup = true;
         self
+    }
+}
+
+impl std::fmt::Debug for FileSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileSpec")
+            .field("path", &self.path)
+            .field("content", &ContentSummary(self))
+            .field("mode", &format_args!("{:#o}", self.mode))
+            .field("owner", &self.owner)
+            .field("secret", &self.secret)
+            .field("backup", &self.backup)
+            .finish()
+    }
+}
+
+/// How `Debug` shows a file's content: the length, and for a file that is not secret its
+/// first characters, so that a failed `assert_eq!` on two plans still says which differ.
+struct ContentSummary<'a>(&'a FileSpec);
+
+impl std::fmt::Debug for ContentSummary<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        /// How many characters of a non-secret file `Debug` shows.
+        const SHOWN: usize = 60;
+        let content = &self.0.content;
+        if self.0.secret {
+            return write!(f, "<{} bytes, secret>", content.len());
+        }
+        let text = String::from_utf8_lossy(content);
+        let mut shown: String = text.chars().take(SHOWN).collect();
+        if text.chars().nth(SHOWN).is_some() {
+            shown.push('…');
+        }
+        write!(f, "<{} bytes> {shown:?}", content.len())
     }
 }
 
@@ -201,5 +237,46 @@ mod tests {
         let json = serde_json::to_string(&Step::File(f)).expect("serializes");
         assert!(!json.contains("PRIVATE"), "{json}");
         assert!(json.contains("<11 bytes>"), "{json}");
+    }
+
+    #[test]
+    fn secret_content_never_debugs() {
+        let key = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIA\n-----END EC PRIVATE KEY-----\n";
+        let plan = Plan::single(
+            "etcd: install",
+            vec![HostSteps {
+                host: "etcd-1".into(),
+                steps: vec![
+                    Step::File(FileSpec::new("/opt/etcd/ssl/server-key.pem", key, 0o600).secret()),
+                    Step::File(FileSpec::new(
+                        "/etc/etcd/etcd.conf",
+                        "ETCD_NAME=etcd-1\n",
+                        0o644,
+                    )),
+                ],
+            }],
+        );
+        // A derived `Debug` prints the bytes as numbers: the key in another spelling.
+        let as_numbers = format!("{:?}", &key.as_bytes()[..12]);
+        let as_numbers = as_numbers.trim_matches(['[', ']']);
+        for debug in [format!("{plan:?}"), format!("{plan:#?}")] {
+            assert!(!debug.contains("PRIVATE"), "{debug}");
+            let squeezed = debug.replace([' ', '\n'], "");
+            assert!(!squeezed.contains(&as_numbers.replace(' ', "")), "{debug}");
+            assert!(!debug.contains("MHcCAQEEIA"), "{debug}");
+            assert!(
+                debug.contains(&format!("<{} bytes, secret>", key.len())),
+                "{debug}"
+            );
+            assert!(debug.contains("ETCD_NAME=etcd-1"), "{debug}");
+        }
+    }
+
+    #[test]
+    fn long_public_content_is_cut_in_debug() {
+        let f = FileSpec::new("/etc/hosts", "x".repeat(500), 0o644);
+        let debug = format!("{f:?}");
+        assert!(debug.contains("<500 bytes>"), "{debug}");
+        assert!(debug.len() < 300, "{debug}");
     }
 }

@@ -7,6 +7,8 @@ mod etcd;
 mod pki;
 
 use anyhow::Result;
+use std::path::PathBuf;
+use tests::kubin::kubin_bin;
 
 /// Arguments of `cargo xtask bench`.
 #[derive(clap::Args)]
@@ -36,4 +38,20 @@ pub fn run(args: Args) -> Result<()> {
         Which::Etcd(a) => etcd::run(a),
         Which::Csr(a) => csr::run(a),
     }
+}
+
+/// The kubin binary: the release build (built now), or the dev build.
+pub(crate) fn kubin_path(dev_profile: bool) -> Result<PathBuf> {
+    if dev_profile {
+        return Ok(kubin_bin());
+    }
+    crate::sh::run(
+        &crate::sh::cargo(),
+        &["build", "--release", "-q", "-p", "cli", "--bin", "kubin"],
+    )?;
+    Ok(std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::sh::root().join("target"))
+        .join("release")
+        .join("kubin"))
 }

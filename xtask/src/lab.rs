@@ -197,7 +197,7 @@ fn status() -> Result<()> {
                 }
             }
             Err(lab::Error::Busy { .. }) => println!("lab {name}: in use by a live process"),
-            Err(e) => println!("lab {name}: {e}"),
+            Err(e) => println!("lab {name}: {:#}", anyhow::Error::new(e)),
         }
     }
     Ok(())

@@ -2,7 +2,7 @@
 //! does it (connect, then a linearizable read), plus status and alarms.
 
 use super::probe::probe;
-use super::{ClientTls, Target, Timeouts, connect, rustls_config};
+use super::{ClientTls, Target, Timeouts, client_config, connect};
 use crate::Error;
 use crate::health::{EndpointHealth, HealthReport, Problem};
 use etcd_client::{AlarmAction, AlarmType, GetOptions};
@@ -12,36 +12,81 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// Checks every endpoint of `target` in parallel and judges the cluster. Each endpoint's
 /// check is bounded by the connect timeout plus three request timeouts.
 pub async fn health(target: &Target) -> Result<HealthReport, Error> {
-    let config = rustls_config(&target.tls)?;
+    let config = client_config(&target.tls)?;
     let expired = client_cert_expired(&target.tls.cert_pem);
-    let mut set = tokio::task::JoinSet::new();
-    for (i, endpoint) in target.endpoints.iter().enumerate() {
-        let endpoint = endpoint.clone();
-        let tls = target.tls.clone();
+    let tls = target.tls.clone();
+    let timeouts = target.timeouts;
+    let endpoints = check_all(&target.endpoints, move |endpoint| {
+        let tls = tls.clone();
         let config = config.clone();
-        let timeouts = target.timeouts;
         let expired = expired.clone();
-        set.spawn(async move {
-            let result = match expired {
+        async move {
+            match expired {
                 Some(not_after) => EndpointHealth::unhealthy(
                     &endpoint,
                     Duration::ZERO,
                     Problem::ClientCertExpired { not_after },
                 ),
                 None => check_endpoint(&endpoint, &tls, config, timeouts).await,
-            };
-            (i, result)
-        });
+            }
+        }
+    })
+    .await;
+    Ok(HealthReport::new(endpoints))
+}
+
+/// Runs `check` on every endpoint in parallel and returns one result per endpoint, in
+/// order. An endpoint whose check did not finish (its task panicked) is unhealthy: the
+/// report never lists fewer endpoints than it was given.
+async fn check_all<F, Fut>(endpoints: &[String], check: F) -> Vec<EndpointHealth>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = EndpointHealth> + Send + 'static,
+{
+    let start = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    let mut tasks = std::collections::HashMap::new();
+    for (i, endpoint) in endpoints.iter().enumerate() {
+        let handle = set.spawn(check(endpoint.clone()));
+        tasks.insert(handle.id(), i);
     }
-    let mut results: Vec<(usize, EndpointHealth)> = Vec::new();
-    while let Some(joined) = set.join_next().await {
-        if let Ok(r) = joined {
-            results.push(r);
+    let mut results: Vec<Option<EndpointHealth>> = vec![None; endpoints.len()];
+    while let Some(joined) = set.join_next_with_id().await {
+        let (id, result) = match joined {
+            Ok((id, health)) => (id, health),
+            Err(e) => {
+                let detail = if e.is_panic() {
+                    "the check panicked".to_string()
+                } else {
+                    "the check was cancelled".to_string()
+                };
+                let i = tasks.get(&e.id()).copied().unwrap_or(usize::MAX);
+                let endpoint = endpoints.get(i).map_or("", String::as_str);
+                let failed = Problem::CheckFailed { detail };
+                (
+                    e.id(),
+                    EndpointHealth::unhealthy(endpoint, start.elapsed(), failed),
+                )
+            }
+        };
+        if let Some(slot) = tasks.get(&id).and_then(|i| results.get_mut(*i)) {
+            *slot = Some(result);
         }
     }
-    results.sort_by_key(|(i, _)| *i);
-    let endpoints: Vec<EndpointHealth> = results.into_iter().map(|(_, r)| r).collect();
-    Ok(HealthReport::new(endpoints))
+    // Every task ends in `join_next_with_id`, so every slot is filled; a slot that is not
+    // would still count as unhealthy rather than vanish.
+    results
+        .into_iter()
+        .zip(endpoints)
+        .map(|(r, endpoint)| {
+            r.unwrap_or_else(|| {
+                let failed = Problem::CheckFailed {
+                    detail: "the check never reported".into(),
+                };
+                EndpointHealth::unhealthy(endpoint, start.elapsed(), failed)
+            })
+        })
+        .collect()
 }
 
 /// `Some(not_after)` when the client certificate has already expired.
@@ -182,3 +227,33 @@ pub(crate) fn rpc_problem(call: &str, timeout: Duration, e: &etcd_client::Error)
 
 /// gRPC's status code 4 (tonic's `Code` is not re-exported by etcd-client).
 const GRPC_DEADLINE_EXCEEDED: i32 = 4;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_check_that_panics_is_an_unhealthy_endpoint() {
+        let endpoints: Vec<String> = ["https://10.0.0.1:2379", "https://10.0.0.2:2379"]
+            .map(String::from)
+            .to_vec();
+        let results = check_all(&endpoints, |endpoint| async move {
+            if endpoint.contains("10.0.0.2") {
+                panic!("a bug in a check");
+            }
+            EndpointHealth::healthy(&endpoint, Duration::ZERO, None)
+        })
+        .await;
+        assert_eq!(results.len(), 2, "{results:?}");
+        assert!(results[0].healthy);
+        assert_eq!(results[1].endpoint, "https://10.0.0.2:2379");
+        assert!(!results[1].healthy);
+        assert!(
+            matches!(results[1].problem, Some(Problem::CheckFailed { .. })),
+            "{results:?}"
+        );
+        let report = HealthReport::new(results);
+        assert_eq!((report.healthy, report.total), (1, 2));
+        assert_ne!(report.verdict, crate::health::Verdict::Healthy);
+    }
+}

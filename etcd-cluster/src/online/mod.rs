@@ -20,7 +20,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The client's TLS material, PEM: the etcd CA, and a client certificate with its key.
-#[derive(Clone)]
+/// kubin's own calls and flanneld's etcd client use the same shape.
+///
+/// `Debug` never shows the key.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ClientTls {
     /// The CA the members' server certificates are checked against.
     pub ca_pem: String,
@@ -77,47 +80,58 @@ impl Target {
     }
 }
 
-/// A rustls client config for probing, with the CA as the only root and the client
-/// certificate for client auth.
-pub(crate) fn rustls_config(tls: &ClientTls) -> Result<Arc<rustls::ClientConfig>, Error> {
-    let pem_err = |what: &str, message: String| Error::Pem {
+/// The one rustls client config of the workspace (the TLS probe here, flannel-net's v2
+/// client): the etcd CA as the only root, the client certificate for client auth, aws-lc-rs
+/// as the crypto provider (as etcd-client's tonic, reqwest and rcgen use).
+pub fn client_config(tls: &ClientTls) -> Result<Arc<rustls::ClientConfig>, Error> {
+    let pem_err = |what: &str, message: &str| Error::Pem {
         what: what.into(),
-        message,
+        message: message.into(),
+        source: None,
+    };
+    let caused = |what: &'static str, message: &'static str| {
+        move |e: Box<dyn std::error::Error + Send + Sync>| Error::Pem {
+            what: what.into(),
+            message: message.into(),
+            source: Some(e),
+        }
     };
     let mut roots = rustls::RootCertStore::empty();
     let cas: Vec<_> = rustls_pemfile::certs(&mut tls.ca_pem.as_bytes())
         .collect::<Result<_, _>>()
-        .map_err(|e| pem_err("the etcd CA", e.to_string()))?;
+        .map_err(|e| caused("the etcd CA", "not PEM")(e.into()))?;
     if cas.is_empty() {
-        return Err(pem_err("the etcd CA", "no certificate in the PEM".into()));
+        return Err(pem_err("the etcd CA", "no certificate in the PEM"));
     }
     for ca in cas {
         roots
             .add(ca)
-            .map_err(|e| pem_err("the etcd CA", e.to_string()))?;
+            .map_err(|e| caused("the etcd CA", "not a usable CA certificate")(e.into()))?;
     }
     let chain: Vec<_> = rustls_pemfile::certs(&mut tls.cert_pem.as_bytes())
         .collect::<Result<_, _>>()
-        .map_err(|e| pem_err("the client certificate", e.to_string()))?;
+        .map_err(|e| caused("the client certificate", "not PEM")(e.into()))?;
     if chain.is_empty() {
         return Err(pem_err(
             "the client certificate",
-            "no certificate in the PEM".into(),
+            "no certificate in the PEM",
         ));
     }
+    // The parser's error could quote the key; only that it failed is said.
     let key = rustls_pemfile::private_key(&mut tls.key_pem.as_bytes())
-        .map_err(|_| pem_err("the client key", "not a PEM private key".into()))?
-        .ok_or_else(|| pem_err("the client key", "no private key in the PEM".into()))?;
-    // ring, the provider etcd-client's tonic uses too: one crypto library initialised per
-    // process instead of two (aws-lc's start-up alone cost ~50 ms per `kubin etcd health`).
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+        .map_err(|_| pem_err("the client key", "not a PEM private key"))?
+        .ok_or_else(|| pem_err("the client key", "no private key in the PEM"))?;
+    // aws-lc-rs, the provider etcd-client's tonic, reqwest and rcgen use too: one crypto
+    // library per process. Its start-up is cheap because the workspace builds it to seed
+    // from getrandom (see `pki::seeds_from_kernel`).
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| pem_err("TLS", e.to_string()))?
+        .map_err(|e| caused("TLS", "no protocol version to offer")(e.into()))?
         .with_root_certificates(roots)
         .with_client_auth_cert(chain, key)
         // Only the key's shape is wrong here; its content is never shown.
-        .map_err(|e| pem_err("the client certificate and key", e.to_string()))?;
+        .map_err(|e| caused("the client certificate and key", "rejected by rustls")(e.into()))?;
     Ok(Arc::new(config))
 }
 

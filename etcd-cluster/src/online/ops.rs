@@ -15,7 +15,7 @@ use std::path::Path;
 fn endpoint_err(endpoint: &str, p: Problem) -> Error {
     Error::Endpoint {
         endpoint: endpoint.into(),
-        message: p.to_string(),
+        problem: p,
     }
 }
 

@@ -6,7 +6,6 @@
 //! from async code. Every write is conditional (create only if absent, replace only if
 //! unchanged since it was read) and is read back afterwards.
 
-mod tls;
 mod v2;
 mod v3;
 

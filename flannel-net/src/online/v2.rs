@@ -5,7 +5,7 @@
 //! API is a 404 with a JSON body (`errorCode` 100). That difference is how kubin tells
 //! "v2 not enabled" from "not written yet".
 
-use super::{Access, RawEntry, Stored, tls};
+use super::{Access, RawEntry, Stored};
 use crate::error::Error;
 use reqwest::StatusCode;
 use reqwest::blocking::{Client as Http, Response};
@@ -59,16 +59,18 @@ struct Answer {
 impl<'a> Client<'a> {
     /// A client with the access's TLS material and timeouts.
     pub fn new(access: &'a Access) -> Result<Self, Error> {
-        let config = tls::client_config(&access.target.tls)?;
+        let config =
+            etcd_cluster::online::client_config(&access.target.tls).map_err(|e| Error::Tls {
+                source: Box::new(e),
+            })?;
         let t = access.target.timeouts;
         let http = Http::builder()
-            .tls_backend_preconfigured(config)
+            .tls_backend_preconfigured(std::sync::Arc::unwrap_or_clone(config))
             .connect_timeout(t.connect)
             .timeout(t.connect + t.request)
             .build()
             .map_err(|e| Error::Tls {
-                what: "the v2 HTTPS client".into(),
-                message: e.to_string(),
+                source: Box::new(e),
             })?;
         Ok(Self { access, http })
     }
@@ -114,6 +116,7 @@ impl<'a> Client<'a> {
         Err(Error::Etcd {
             endpoint: a.endpoint.clone(),
             message: format!("HTTP {}: {}", a.status, a.body.trim()),
+            source: None,
         })
     }
 
@@ -132,6 +135,7 @@ impl<'a> Client<'a> {
             e => Err(Error::Etcd {
                 endpoint: a.endpoint,
                 message: format!("reading {key}: {} (v2 error {})", e.message, e.error_code),
+                source: None,
             }),
         }
     }
@@ -157,6 +161,7 @@ impl<'a> Client<'a> {
             e => Err(Error::Etcd {
                 endpoint: a.endpoint,
                 message: format!("writing {key}: {} (v2 error {})", e.message, e.error_code),
+                source: None,
             }),
         }
     }
@@ -178,6 +183,7 @@ impl<'a> Client<'a> {
             e => Err(Error::Etcd {
                 endpoint: a.endpoint,
                 message: format!("listing {dir}: {} (v2 error {})", e.message, e.error_code),
+                source: None,
             }),
         }
     }
@@ -187,7 +193,8 @@ fn answer(endpoint: &str, r: Response) -> Result<Answer, Error> {
     let status = r.status();
     let body = r.text().map_err(|e| Error::Etcd {
         endpoint: endpoint.into(),
-        message: format!("reading the answer: {}", describe(&e)),
+        message: "reading the answer".into(),
+        source: Some(e.into()),
     })?;
     Ok(Answer {
         endpoint: endpoint.into(),
@@ -199,7 +206,8 @@ fn answer(endpoint: &str, r: Response) -> Result<Answer, Error> {
 fn parse(a: &Answer) -> Result<V2Response, Error> {
     serde_json::from_str(&a.body).map_err(|e| Error::Etcd {
         endpoint: a.endpoint.clone(),
-        message: format!("not a v2 keys answer ({e}): {}", a.body.trim()),
+        message: format!("not a v2 keys answer: {}", a.body.trim()),
+        source: Some(e.into()),
     })
 }
 

@@ -9,10 +9,15 @@ use etcd_client::{
 use etcd_cluster::online::Target;
 use std::future::Future;
 
-fn etcd_err(target: &Target, message: impl ToString) -> Error {
+fn etcd_err(
+    target: &Target,
+    message: impl ToString,
+    source: impl Into<Option<crate::error::BoxError>>,
+) -> Error {
     Error::Etcd {
         endpoint: target.endpoints.join(","),
         message: message.to_string(),
+        source: source.into(),
     }
 }
 
@@ -25,7 +30,7 @@ where
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| etcd_err(target, format!("cannot start a runtime: {e}")))?;
+        .map_err(|e| etcd_err(target, "cannot start a runtime", Some(e.into())))?;
     let t = target.timeouts;
     rt.block_on(async {
         let options = ConnectOptions::new()
@@ -46,8 +51,12 @@ where
             f(client).await
         };
         match tokio::time::timeout(bound, work).await {
-            Ok(r) => r.map_err(|e| etcd_err(target, e)),
-            Err(_) => Err(etcd_err(target, format!("no answer within {bound:?}"))),
+            Ok(r) => r.map_err(|e| etcd_err(target, "the v3 request failed", Some(e.into()))),
+            Err(_) => Err(etcd_err(
+                target,
+                format!("no answer within {bound:?}"),
+                None,
+            )),
         }
     })
 }
@@ -65,7 +74,7 @@ pub fn get(target: &Target, key: &str) -> Result<Option<Stored>, Error> {
         None => Ok(None),
         Some((bytes, revision)) => Ok(Some(Stored {
             value: String::from_utf8(bytes)
-                .map_err(|_| etcd_err(target, "the value is not UTF-8 text"))?,
+                .map_err(|e| etcd_err(target, "the value is not UTF-8 text", Some(e.into())))?,
             revision,
         })),
     }

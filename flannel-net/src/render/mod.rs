@@ -23,23 +23,8 @@ use plan::{DirSpec, FileSpec, HostSteps, Plan, Step, UnitSpec};
 use std::path::PathBuf;
 
 /// flanneld's etcd client material, PEM (pki's `etcd/ca.pem`, `etcd/client.pem`,
-/// `etcd/client-key.pem`).
-#[derive(Clone, PartialEq, Eq)]
-pub struct ClientCerts {
-    /// The etcd CA.
-    pub ca_pem: String,
-    /// The client certificate.
-    pub cert_pem: String,
-    /// Its key.
-    pub key_pem: String,
-}
-
-impl std::fmt::Debug for ClientCerts {
-    // The key never appears in logs.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientCerts").finish_non_exhaustive()
-    }
-}
+/// `etcd/client-key.pem`): the same type kubin's own etcd calls use.
+pub use etcd_cluster::online::ClientTls;
 
 /// flannel's release binaries (from `flannel-v*-linux-amd64.tar.gz` in the bundle).
 #[derive(Clone, PartialEq, Eq)]
@@ -67,7 +52,7 @@ impl std::fmt::Debug for Binaries {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeInputs {
     /// flanneld's etcd client certificate.
-    pub certs: Option<ClientCerts>,
+    pub certs: Option<ClientTls>,
     /// flannel's binaries.
     pub binaries: Option<Binaries>,
     /// The images kube-flannel.yml names.

@@ -93,7 +93,7 @@ fn kube_flannel_manifest_and_its_net_conf() {
 fn etcd_mode_plan_for_containerd() {
     let i = inv(&[]);
     let inputs = NodeInputs {
-        certs: Some(ClientCerts {
+        certs: Some(ClientTls {
             ca_pem: "CA".into(),
             cert_pem: "CERT".into(),
             key_pem: "PRIVATE KEY".into(),

@@ -245,7 +245,10 @@ pub fn member_add(
             || {
                 let r = handle.block_on(online::member_promote(&target, &added.id));
                 if let Err(e) = &r {
-                    s.note(format!("waiting for {name} to catch up: {e}"));
+                    s.note(format!(
+                        "waiting for {name} to catch up: {}",
+                        executor::display_chain(e)
+                    ));
                 }
                 r
             },
@@ -314,7 +317,8 @@ pub fn member_remove(s: &mut Session, name: &str) -> Result<MemberRemoved, Error
         match s.apply(&etcd_cluster::plan_member_stop(&inv, name, &stamp), false) {
             Ok(_) => stopped = true,
             Err(e) => s.warn(format!(
-                "{name} left the cluster, but stopping etcd on it failed: {e}"
+                "{name} left the cluster, but stopping etcd on it failed: {}",
+                executor::display_chain(&e)
             )),
         }
     }

@@ -52,12 +52,14 @@ pub fn get(s: &mut Session) -> Result<Option<StoredConfig>, Error> {
         Ok(c) => StoredConfig {
             location,
             shown: c.redacted().to_json_pretty(),
-            problem: flannel_net::flannel_rules(&c).err().map(|e| e.to_string()),
+            problem: flannel_net::flannel_rules(&c)
+                .err()
+                .map(|e| executor::display_chain(&e)),
         },
         Err(e) => StoredConfig {
             location,
             shown: flannel_net::decide::shown(&stored.value),
-            problem: Some(e.to_string()),
+            problem: Some(executor::display_chain(&e)),
         },
     }))
 }

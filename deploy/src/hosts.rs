@@ -33,7 +33,11 @@ pub fn preflight(s: &mut Session, names: &[String]) -> Result<Vec<Finding>, Erro
     let (facts, failed) = hostprep::gather_all(s.transports());
     let why: BTreeMap<String, String> = unreachable
         .into_iter()
-        .chain(failed.into_iter().map(|(h, e)| (h, e.to_string())))
+        .chain(
+            failed
+                .into_iter()
+                .map(|(h, e)| (h, executor::display_chain(&e))),
+        )
         .collect();
     let mut checked = s.inventory.clone();
     checked.hosts.retain(|h| selected.contains(&h.name));
@@ -59,10 +63,11 @@ pub fn prepare(s: &mut Session, names: &[String], dry_run: bool) -> Result<Repor
     let (facts, failed) = hostprep::gather_all(s.transports());
     let plan = hostprep::plan_hostprep(&s.inventory, &facts);
     let mut report = s.apply_connected(&plan, dry_run);
-    for (host, e) in unreachable
-        .into_iter()
-        .chain(failed.into_iter().map(|(h, e)| (h, e.to_string())))
-    {
+    for (host, e) in unreachable.into_iter().chain(
+        failed
+            .into_iter()
+            .map(|(h, e)| (h, executor::display_chain(&e))),
+    ) {
         report.record_unreachable(&host, &e);
     }
     s.show(&report);

@@ -138,7 +138,7 @@ impl Session {
         self.transports.extend(new);
         failed
             .into_iter()
-            .map(|(h, e)| (h, e.to_string()))
+            .map(|(h, e)| (h, executor::display_chain(&e)))
             .collect()
     }
 

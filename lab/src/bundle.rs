@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// The Debian packages etcd and etcdctl are copied from.
-pub const ETCD_PACKAGES: &[&str] = &["etcd-server", "etcd-client"];
+pub const ETCD_PACKAGES: &[&str] = crate::packages::ETCD;
 /// The checksum file at the bundle's top.
 pub const SUMS: &str = "SHA256SUMS";
 

@@ -40,6 +40,7 @@ mod lock;
 mod machine;
 pub mod names;
 mod net;
+pub mod packages;
 pub mod paths;
 pub mod rootfs;
 mod ssh;

@@ -100,8 +100,9 @@ mod tests {
 
     #[track_caller]
     fn check(args: &[&str], expected: &[Step]) {
-        let parsed = Xtask::try_parse_from(std::iter::once("cargo xtask").chain(args.iter().copied()))
-            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        let parsed =
+            Xtask::try_parse_from(std::iter::once("cargo xtask").chain(args.iter().copied()))
+                .unwrap_or_else(|e| panic!("{args:?}: {e}"));
         assert_eq!(steps(&parsed.command), expected, "{args:?}");
     }
 

@@ -26,7 +26,10 @@ pub fn ensure(install: bool) -> Result<()> {
         missing.join(" ")
     );
     if !install {
-        bail!("missing Debian packages: {}; install them as root: {line}", missing.join(" "));
+        bail!(
+            "missing Debian packages: {}; install them as root: {line}",
+            missing.join(" ")
+        );
     }
     let names: Vec<&str> = missing.iter().map(String::as_str).collect();
     lab::apt::install_packages(&names).map_err(|e| {
@@ -99,9 +102,7 @@ mod tests {
         let bad: Vec<&str> = crates
             .iter()
             .copied()
-            .filter(|c| {
-                FORBIDDEN.contains(c) || (c.ends_with("-sys") && !ALLOWED_SYS.contains(c))
-            })
+            .filter(|c| FORBIDDEN.contains(c) || (c.ends_with("-sys") && !ALLOWED_SYS.contains(c)))
             .collect();
         assert!(
             bad.is_empty(),

@@ -24,18 +24,13 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// The Debian packages etcd and etcdctl are copied from.
-pub const ETCD_PACKAGES: &[&str] = &["etcd-server", "etcd-client"];
+pub const ETCD_PACKAGES: &[&str] = crate::packages::ETCD;
 /// The checksum file at the bundle's top.
 pub const SUMS: &str = "SHA256SUMS";
 /// Debian packages the node runtime and the test image come from (unpacked, not installed).
-pub const NODE_PACKAGES: &[&str] = &[
-    "containerd",
-    "runc",
-    "containernetworking-plugins",
-    "busybox-static",
-];
+pub const NODE_PACKAGES: &[&str] = crate::packages::NODE_RUNTIME;
 /// What compiling the pause image needs on the outer machine (a static libc, strip).
-pub const PAUSE_BUILD_PACKAGES: &[&str] = &["gcc", "libc6-dev", "binutils"];
+pub const PAUSE_BUILD_PACKAGES: &[&str] = crate::packages::PAUSE_BUILD;
 /// The containerd binaries the bundle carries, under `bin/` as containerd's tarball has them.
 pub const CONTAINERD_BINARIES: &[&str] = &["containerd", "containerd-shim-runc-v2", "ctr"];
 /// runc, named as its release asset.

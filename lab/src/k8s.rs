@@ -24,7 +24,7 @@ pub const BINARIES: &[&str] = &[
     "kubectl",
 ];
 /// Debian packages the build needs on the outer machine.
-pub const BUILD_PACKAGES: &[&str] = &["golang-go", "rsync", "dpkg-dev", "make", "gcc"];
+pub const BUILD_PACKAGES: &[&str] = crate::packages::K8S_BUILD;
 
 const COMPLETE: &str = ".complete";
 

@@ -16,8 +16,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Debian packages the outer machine needs to run a lab (nspawn, ip, ssh, kill).
-pub const RUNTIME_PACKAGES: &[&str] =
-    &["systemd-container", "iproute2", "openssh-client", "procps"];
+pub const RUNTIME_PACKAGES: &[&str] = crate::packages::LAB_RUNTIME;
 
 /// How long a booting machine may take to answer SSH with systemd settled.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(180);

@@ -41,6 +41,7 @@ mod machine;
 pub mod names;
 mod net;
 pub mod oci;
+pub mod packages;
 pub mod paths;
 pub mod rootfs;
 mod ssh;

@@ -156,7 +156,7 @@ fn ensure_stage(key: &str, build: impl FnOnce(&Path) -> Result<()>) -> Result<Pa
 }
 
 fn debootstrap(root: &Path) -> Result<()> {
-    apt::install_packages(&["debootstrap"])?;
+    apt::install_packages(crate::packages::ROOTFS)?;
     let mirror = apt::mirror()?;
     let log = paths::log_dir().join(format!("{}.log", debootstrap_key()));
     std::fs::create_dir_all(paths::log_dir()).map_err(io("cannot create", paths::log_dir()))?;

@@ -79,6 +79,20 @@ enum Fault {
     Restart,
 }
 
+impl Args {
+    /// Whether this subcommand builds or runs kubin, or builds the lab's caches (and so
+    /// needs the host's packages first); the others only look at or stop a lab.
+    pub fn builds(&self) -> bool {
+        match self.command {
+            None | Some(Sub::Up { .. }) | Some(Sub::Prepare) => true,
+            Some(Sub::Down { .. })
+            | Some(Sub::Ssh { .. })
+            | Some(Sub::Fault { .. })
+            | Some(Sub::Status) => false,
+        }
+    }
+}
+
 /// Runs `cargo xtask lab`.
 pub fn run(args: Args) -> Result<()> {
     match args.command {

@@ -249,7 +249,19 @@ pub fn master_files(
         controller_manager_flags(inv)?,
         scheduler_flags(inv)?,
     ];
-    for (component, flags) in MASTER_COMPONENTS.iter().zip(&flags) {
+    steps.extend(component_files(inv, &l, &MASTER_COMPONENTS, &flags));
+    Ok(steps)
+}
+
+/// Each component's env file (its flags) and unit.
+fn component_files(
+    inv: &Inventory,
+    l: &Layout,
+    components: &[Component],
+    flags: &[Vec<String>],
+) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for (component, flags) in components.iter().zip(flags) {
         let bin = component.binary();
         steps.push(file(
             &l.env_file(bin),
@@ -262,7 +274,7 @@ pub fn master_files(
             0o644,
         ));
     }
-    Ok(steps)
+    steps
 }
 
 fn unit_steps(inv: &Inventory, components: &[Component]) -> Vec<Step> {
@@ -361,19 +373,7 @@ pub fn node_files(
         file(&l.proxy_config, proxy.text, 0o644),
     ]);
     let flags = [kubelet_flags(inv, name)?, proxy_flags(inv)?];
-    for (component, flags) in NODE_COMPONENTS.iter().zip(&flags) {
-        let bin = component.binary();
-        steps.push(file(
-            &l.env_file(bin),
-            render_component_env(*component, flags),
-            0o644,
-        ));
-        steps.push(file(
-            &l.unit_file(bin),
-            render_component_unit(inv, *component),
-            0o644,
-        ));
-    }
+    steps.extend(component_files(inv, &l, &NODE_COMPONENTS, &flags));
     Ok(steps)
 }
 

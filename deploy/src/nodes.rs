@@ -182,7 +182,8 @@ pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Erro
         &client,
         &scope,
         &cfg,
-        tokio::time::sleep(opts.timeout),
+        // The timer is made inside the runtime, when the watch first polls it.
+        async move { tokio::time::sleep(opts.timeout).await },
         &mut record,
     ))??;
     for a in &actions {

@@ -111,7 +111,8 @@ fn control_plane_and_nodes_on_the_lab() {
     let dir = tempfile::tempdir().unwrap();
     let master = lab.host("k8s-master1").unwrap().address;
 
-    kubin_ok(&inv, &["prepare"]);
+    let out = kubin_ok(&inv, &["prepare", "--timeout", "10s"]);
+    eprintln!("{out}");
     kubin_ok(&inv, &["etcd", "deploy"]);
     let dry = kubin_ok(&inv, &["control-plane", "deploy", "--dry-run"]);
     eprintln!("control-plane dry run:\n{dry}");

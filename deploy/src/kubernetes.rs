@@ -268,3 +268,47 @@ pub fn node_binaries(inv: &Inventory) -> Result<NodeBinaries, Error> {
         kube_proxy: server_bin(inv, "kube-proxy")?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inv(dir: &Path) -> Inventory {
+        let (mut inv, _) =
+            Inventory::from_yaml(inventory::example::GUIDES_EXAMPLE, "example").unwrap();
+        inv.pki_dir = dir.join("pki");
+        inv
+    }
+
+    #[test]
+    fn the_token_file_is_made_once_0600_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = inv(dir.path());
+        let (_, status) = tokens(&inv, true).unwrap();
+        assert_eq!(status, TokenStatus::WouldCreate);
+        assert!(!token_path(&inv).exists(), "a dry run wrote the token file");
+        let (made, status) = tokens(&inv, false).unwrap();
+        assert_eq!(status, TokenStatus::Created);
+        let mode = std::fs::metadata(token_path(&inv)).unwrap().permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
+        let (kept, status) = tokens(&inv, false).unwrap();
+        assert_eq!(status, TokenStatus::Kept);
+        assert_eq!(kept, made);
+    }
+
+    #[test]
+    fn a_malformed_token_file_is_an_error_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = inv(dir.path());
+        std::fs::create_dir_all(&inv.pki_dir).unwrap();
+        std::fs::write(token_path(&inv), "only-a-token\n").unwrap();
+        assert!(tokens(&inv, false).is_err());
+        assert_eq!(
+            std::fs::read_to_string(token_path(&inv)).unwrap(),
+            "only-a-token\n"
+        );
+    }
+}

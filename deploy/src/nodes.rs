@@ -3,6 +3,7 @@
 
 use crate::kubernetes::{self, TokenStatus};
 use crate::pki::PkiReport;
+use crate::poll::poll_until;
 use crate::{Error, Session};
 use control_plane::{Layout, NodeFacts};
 use inventory::{Inventory, Role};
@@ -176,6 +177,7 @@ pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Erro
         until_complete: true,
         serving: false,
     };
+    let started = std::time::Instant::now();
     let mut actions: Vec<Action> = Vec::new();
     let mut record = |a: &Action| actions.push(a.clone());
     let end = s.block_on(online::watch(
@@ -190,10 +192,24 @@ pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Erro
         s.note(a.to_string());
     }
     out.approvals = actions.iter().map(ToString::to_string).collect();
-    if end == WatchEnd::Cancelled {
+    // Approved is not yet issued: the controller-manager signs, then each kubelet writes
+    // its certificate. Wait for the files, in what is left of the timeout.
+    let left = opts.timeout.saturating_sub(started.elapsed());
+    let waiting: Vec<String> = waiting.into_iter().cloned().collect();
+    let have = poll_until(
+        if end == WatchEnd::Cancelled {
+            Duration::ZERO
+        } else {
+            left
+        },
+        Duration::from_secs(1),
+        || with_certificate(s, &waiting),
+        |have| have.len() == waiting.len(),
+    );
+    if have.len() != waiting.len() {
         return Err(Error::NoCertificate {
             waited: opts.timeout,
-            nodes: waiting.into_iter().cloned().collect(),
+            nodes: waiting.into_iter().filter(|n| !have.contains(n)).collect(),
             approvals: out.approvals,
         });
     }

@@ -187,6 +187,13 @@ fn control_plane_and_nodes_on_the_lab() {
     let csrs: serde_json::Value =
         serde_json::from_str(&kubectl_ok(&bin, &admin, &["get", "csr", "-o", "json"])).unwrap();
     eprintln!("{}", kubectl_ok(&bin, &admin, &["get", "csr"]));
+    let cm = lab
+        .ssh(
+            "k8s-master1",
+            "journalctl -u kube-controller-manager --no-pager | grep -iE 'csr|certificate|sign' | tail -n 15",
+        )
+        .unwrap();
+    eprintln!("controller-manager on CSRs:\n{}", text(&cm));
     let approved: Vec<&serde_json::Value> = csrs["items"]
         .as_array()
         .unwrap()

@@ -1,10 +1,13 @@
 //! `kubin`: parses the command line and dispatches to one module per subcommand.
 
 mod args;
+mod control_plane;
 mod csr;
 mod etcd;
 mod flannel;
 mod init;
+mod kubeconfig;
+mod nodes;
 mod pki;
 mod preflight;
 mod prepare;
@@ -34,8 +37,14 @@ enum Command {
     Etcd(etcd::Args),
     /// The pod network config in etcd, in the API the flannel release reads.
     Flannel(flannel::Args),
+    /// The control plane: kube-apiserver, kube-controller-manager, kube-scheduler, RBAC.
+    ControlPlane(control_plane::Args),
+    /// The node components: kubelet and kube-proxy, client certificates approved by policy.
+    Nodes(nodes::Args),
     /// Kubelet certificate signing requests: list, approve by policy, watch.
     Csr(csr::Args),
+    /// Write the admin kubeconfig for kubectl.
+    Kubeconfig(kubeconfig::Args),
 }
 
 fn main() -> ExitCode {
@@ -47,7 +56,10 @@ fn main() -> ExitCode {
         Command::Pki(args) => pki::run(args),
         Command::Etcd(args) => etcd::run(args),
         Command::Flannel(args) => flannel::run(args),
+        Command::ControlPlane(args) => control_plane::run(args),
+        Command::Nodes(args) => nodes::run(args),
         Command::Csr(args) => csr::run(args),
+        Command::Kubeconfig(args) => kubeconfig::run(args),
     };
     match result {
         Ok(code) => code,

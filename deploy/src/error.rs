@@ -111,6 +111,52 @@ pub enum Error {
         #[source]
         source: etcd_cluster::Error,
     },
+    /// A local file (token.csv, a kubeconfig) could not be written.
+    #[error("cannot write {}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// token.csv has no line for the bootstrap user.
+    #[error("{} has no kubelet-bootstrap line: add one, or move the file away to have kubin make a new token", path.display())]
+    NoBootstrapToken {
+        /// The token file.
+        path: PathBuf,
+    },
+    /// The inventory has no master (nor load balancer) to reach the apiserver at.
+    #[error("the inventory has no master and no load balancer: there is no apiserver to reach")]
+    NoApiserver,
+    /// A kubeconfig the phase needs is not in the set node-bootstrap made.
+    #[error("no kubeconfig {file} in the cluster's set")]
+    NoKubeconfig {
+        /// Its file name.
+        file: String,
+    },
+    /// The certificate set is not complete, and this command issues nothing.
+    #[error("the certificate set in {} is not complete: run `kubin control-plane deploy` (or `kubin pki cluster`) first", dir.display())]
+    IncompletePki {
+        /// The pki_dir.
+        dir: PathBuf,
+    },
+    /// Some nodes' kubelets had no approved client certificate in time.
+    #[error("no client certificate for {} within {}{}; journalctl -u kubelet on those nodes tells why", nodes.join(", "), humanize(*waited), if approvals.is_empty() { String::from(" (no CSR was approved)") } else { format!(" (approved: {})", approvals.join("; ")) })]
+    NoCertificate {
+        /// How long was waited.
+        waited: Duration,
+        /// The nodes that were waited for.
+        nodes: Vec<String>,
+        /// What the approver did meanwhile.
+        approvals: Vec<String>,
+    },
+    /// A control plane or node component could not be planned.
+    #[error(transparent)]
+    ControlPlane(#[from] control_plane::Error),
+    /// A token, kubeconfig or API call of node bootstrap failed.
+    #[error(transparent)]
+    NodeBootstrap(#[from] node_bootstrap::Error),
     /// An etcd operation failed.
     #[error(transparent)]
     Etcd(#[from] etcd_cluster::Error),

@@ -48,6 +48,21 @@ pub async fn connect_kubeconfig(name: &str, config: Kubeconfig) -> Result<Client
     })
 }
 
+/// The apiserver's `/healthz` answer: `ok` when it is healthy; an error (refused, not
+/// trusted, or the failing checks as the apiserver lists them) otherwise.
+pub async fn healthz(client: &Client) -> Result<String, Error> {
+    let request = http::Request::get("/healthz")
+        .body(Vec::new())
+        .expect("a constant path is a valid request");
+    client
+        .request_text(request)
+        .await
+        .map_err(|source| Error::Api {
+            action: "GET /healthz".to_string(),
+            source,
+        })
+}
+
 /// What applying one object did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

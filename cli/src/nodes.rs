@@ -1,0 +1,57 @@
+//! `kubin nodes`: the kubelet and kube-proxy on the nodes, and their client certificates
+//! approved by policy.
+
+use crate::args::{self, Changing};
+use anyhow::Result;
+use deploy::nodes::{self, DeployOptions};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Arguments of `kubin nodes`.
+#[derive(clap::Args)]
+#[command(after_help = "\
+Examples:
+  kubin nodes deploy -f cluster.yaml --dry-run
+  kubin nodes deploy -f cluster.yaml --timeout 5m")]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Deploy the node components: the kubelet (bootstrap kubeconfig) and kube-proxy on
+    /// every node, adjusted to what each host is; a component restarts only when a file it
+    /// reads changed. Then approve the kubelets' client CSRs by policy until every node has
+    /// its client certificate.
+    Deploy {
+        #[command(flatten)]
+        base: Changing,
+        /// How long to wait for every node's client certificate.
+        #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = args::duration)]
+        timeout: Duration,
+    },
+}
+
+/// Runs `kubin nodes`.
+pub fn run(args: Args) -> Result<ExitCode> {
+    match args.command {
+        Command::Deploy { base, timeout } => {
+            let mut s = args::open(&base.inventory, None, base.output, None)?;
+            let dry_run = base.dry_run;
+            let r = nodes::deploy(&mut s, DeployOptions { dry_run, timeout })?;
+            base.output.print(&r, || {
+                let mut out = crate::pki::render_report(&r.pki);
+                if r.token.is_some() {
+                    let would = if dry_run { "would change" } else { "change(s)" };
+                    out += &format!("node components: {} {would}\n", r.changes);
+                }
+                for (host, f) in &r.facts {
+                    out += &format!("{host}: container {}, ipvs {}\n", f.in_container, f.ipvs);
+                }
+                out
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

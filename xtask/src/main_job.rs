@@ -13,6 +13,8 @@ const STEPS: &[&[&str]] = &[
     &["prepare"],
     &["etcd", "deploy"],
     &["flannel", "set"],
+    &["control-plane", "deploy"],
+    &["nodes", "deploy"],
     &["etcd", "health"],
     &["flannel", "get"],
 ];
@@ -27,7 +29,8 @@ pub fn deploy(inventory: &Path) -> Result<()> {
         sh::run(&cargo(), &args)?;
     }
     println!("\nthe lab is deployed; its inventory: {file}");
-    println!("next: cargo run -q -p cli -- etcd members -f {file}");
+    println!("next: cargo run -q -p cli -- kubeconfig -f {file} -o admin.kubeconfig");
+    println!("      kubectl --kubeconfig admin.kubeconfig get csr");
     println!("stop it with: cargo xtask lab down");
     Ok(())
 }

@@ -132,7 +132,7 @@ fn control_plane_and_nodes_on_the_lab() {
     let out = kubin_ok(&inv, &["nodes", "deploy", "--timeout", "2m"]);
     eprintln!("{out}");
     assert!(
-        out.contains("every node has its client certificate"),
+        out.contains("every node has its client and serving certificates"),
         "{out}"
     );
 

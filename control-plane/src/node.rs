@@ -150,13 +150,19 @@ pub fn kubelet_config(
     } else {
         true
     };
-    if let Some(p) = facts.image_gc_high_threshold_percent {
-        adjustments.push(Adjustment::new(
-            &format!("kubelet imageGCHighThresholdPercent: {p}"),
-            "the container runtime cannot pin the sandbox image: collected, it is never \
-             pulled back offline",
-        ));
-    }
+    // The runtime's requirement wins over the inventory's choice: it is what keeps the
+    // sandbox image on the node.
+    let image_gc = match facts.image_gc_high_threshold_percent {
+        Some(p) => {
+            adjustments.push(Adjustment::new(
+                &format!("kubelet imageGCHighThresholdPercent: {p}"),
+                "the container runtime cannot pin the sandbox image: collected, it is never \
+                 pulled back offline",
+            ));
+            Some(p)
+        }
+        None => inv.kubernetes.kubelet.image_gc_high_threshold_percent,
+    };
     let endpoint = match runtime(inv, r)? {
         Runtime::Containerd if r.kubelet_runtime_endpoint_in_config() => {
             Some(CONTAINERD_ENDPOINT.to_string())
@@ -188,7 +194,8 @@ pub fn kubelet_config(
         cluster_domain: inv.kubernetes.cluster_domain.clone(),
         container_runtime_endpoint: endpoint,
         fail_swap_on,
-        image_gc_high_threshold_percent: facts.image_gc_high_threshold_percent,
+        image_gc_high_threshold_percent: image_gc,
+        eviction_hard: inv.kubernetes.kubelet.eviction_hard.clone(),
         read_only_port: 0,
         rotate_certificates: true,
         server_tls_bootstrap: true,

@@ -193,3 +193,35 @@ fn settings_the_runtime_requires_are_rendered_with_their_reason() {
     let plain = render_proxy_config(&inv, "k8s-node1", &METAL).unwrap();
     assert!(!plain.text.contains("maxPerCore"), "{}", plain.text);
 }
+
+#[test]
+fn the_inventorys_kubelet_settings_are_rendered() {
+    let mut inv = guides_at(SNAPSHOT_VERSIONS[0]);
+    inv.kubernetes.kubelet.image_gc_high_threshold_percent = Some(95);
+    inv.kubernetes
+        .kubelet
+        .eviction_hard
+        .insert("nodefs.available".into(), "1%".into());
+    let k = render_kubelet_config(&inv, "k8s-node1", &METAL).unwrap();
+    assert!(
+        k.text.contains("imageGCHighThresholdPercent: 95"),
+        "{}",
+        k.text
+    );
+    assert!(
+        k.text.contains("evictionHard:\n  nodefs.available: 1%"),
+        "{}",
+        k.text
+    );
+    // What the runtime requires wins.
+    let facts = NodeFacts {
+        image_gc_high_threshold_percent: Some(100),
+        ..METAL
+    };
+    let k = render_kubelet_config(&inv, "k8s-node1", &facts).unwrap();
+    assert!(
+        k.text.contains("imageGCHighThresholdPercent: 100"),
+        "{}",
+        k.text
+    );
+}

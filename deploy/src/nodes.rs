@@ -9,7 +9,8 @@ use crate::poll::poll_until;
 use crate::{Error, Session};
 use control_plane::{Layout, NodeFacts};
 use inventory::{Inventory, Role};
-use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::api::core::v1::{Node, NodeCondition};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use node_bootstrap::online::{self, Action, WatchConfig, WatchEnd};
 use node_runtime::{
     Adjustment, KubeProxySetting, KubeletSetting, NetworkOptions, ProxyMode, RuntimeFacts, Target,
@@ -149,9 +150,34 @@ fn with_certificate(s: &mut Session, nodes: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// The Ready condition's last heartbeat of each listed node, by name.
+pub fn heartbeats(listed: &[Node]) -> BTreeMap<String, Time> {
+    listed
+        .iter()
+        .filter_map(|n| {
+            let c = ready_condition(n)?;
+            Some((n.metadata.name.clone()?, c.last_heartbeat_time.clone()?))
+        })
+        .collect()
+}
+
+fn ready_condition(n: &Node) -> Option<&NodeCondition> {
+    n.status
+        .as_ref()
+        .and_then(|st| st.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
+}
+
 /// Each of `nodes`' Ready condition as the apiserver has it: `Ok(())` when Ready, else
-/// what stands in the way (`not registered`, `Ready False: <message>`).
-pub fn readiness(listed: &[Node], nodes: &[String]) -> BTreeMap<String, Result<(), String>> {
+/// what stands in the way (`not registered`, `Ready False: <message>`). A node in
+/// `restarted` (its kubelet restarted, with the heartbeat seen before) counts only once
+/// its restarted kubelet has reported: a Ready from before the restart says nothing about
+/// the new kubelet.
+pub fn readiness(
+    listed: &[Node],
+    nodes: &[String],
+    restarted: &BTreeMap<String, Time>,
+) -> BTreeMap<String, Result<(), String>> {
     nodes
         .iter()
         .map(|name| {
@@ -161,12 +187,11 @@ pub fn readiness(listed: &[Node], nodes: &[String]) -> BTreeMap<String, Result<(
             let verdict = match node {
                 None => Err("not registered".to_string()),
                 Some(n) => {
-                    let ready = n
-                        .status
-                        .as_ref()
-                        .and_then(|st| st.conditions.as_ref())
-                        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"));
-                    match ready {
+                    let before = n.metadata.name.as_ref().and_then(|m| restarted.get(m));
+                    match ready_condition(n) {
+                        Some(c) if before.is_some() && c.last_heartbeat_time.as_ref() == before => {
+                            Err("no status from the restarted kubelet yet".to_string())
+                        }
                         Some(c) if c.status == "True" => Ok(()),
                         Some(c) => Err(format!(
                             "Ready {}: {}",
@@ -245,7 +270,28 @@ pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Erro
     // kubelet starts with containerd already serving.
     let mut plan = runtime.plan;
     plan.phases.extend(components.phases);
+    // The nodes' last heartbeats before the apply, to tell a restarted kubelet's Ready
+    // from its predecessor's (none when the apiserver does not answer: a first deploy).
+    let before = if opts.dry_run {
+        BTreeMap::new()
+    } else {
+        let client = m.admin_client(s)?;
+        list_nodes(s, &client)
+            .map(|l| heartbeats(&l))
+            .unwrap_or_default()
+    };
     let report = s.apply(&plan, opts.dry_run)?;
+    let kubelet_unit = control_plane::layout::unit_name(control_plane::Component::Kubelet.binary());
+    let restarted: BTreeMap<String, Time> = nodes
+        .iter()
+        .filter(|n| report.changed_units(n).contains(&kubelet_unit.as_str()))
+        .filter_map(|n| {
+            Some((
+                n.to_ascii_lowercase(),
+                before.get(&n.to_ascii_lowercase())?.clone(),
+            ))
+        })
+        .collect();
     let mut out = DeployReport {
         pki: m.pki.clone(),
         token: Some(m.token),
@@ -286,18 +332,12 @@ pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Erro
         approve(s, &client, &inv, &waiting, opts.timeout, &mut out)?;
     }
     let started = Instant::now();
-    let api: kube::Api<Node> = kube::Api::all(client);
     let verdicts = poll_until(
         opts.timeout,
         Duration::from_secs(1),
         || {
-            let listed = s
-                .block_on(api.list(&Default::default()))
-                .ok()
-                .and_then(Result::ok)
-                .map(|l| l.items)
-                .unwrap_or_default();
-            readiness(&listed, &nodes)
+            let listed = list_nodes(s, &client).unwrap_or_default();
+            readiness(&listed, &nodes, &restarted)
         },
         |v| v.values().all(Result::is_ok),
     );
@@ -325,6 +365,15 @@ pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Erro
         ))
     ));
     Ok(out)
+}
+
+/// The cluster's nodes, or `None` when the apiserver does not answer.
+fn list_nodes(s: &mut Session, client: &kube::Client) -> Option<Vec<Node>> {
+    let api: kube::Api<Node> = kube::Api::all(client.clone());
+    s.block_on(api.list(&Default::default()))
+        .ok()?
+        .ok()
+        .map(|l| l.items)
 }
 
 /// The approver: a watch approving, by policy, the client and serving CSRs of `waiting`
@@ -488,7 +537,7 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let v = readiness(&listed, &names);
+        let v = readiness(&listed, &names, &BTreeMap::new());
         assert_eq!(v["k8s-node1"], Ok(()));
         assert_eq!(
             v["k8s-node2"],
@@ -496,5 +545,50 @@ mod tests {
         );
         assert_eq!(v["k8s-node3"], Err("no Ready condition yet".to_string()));
         assert_eq!(v["K8S-Node4"], Err("not registered".to_string()));
+    }
+}
+
+#[cfg(test)]
+mod restart_tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::NodeStatus;
+    use k8s_openapi::jiff::Timestamp;
+    use kube::api::ObjectMeta;
+
+    fn ready_at(secs: i64) -> Node {
+        Node {
+            metadata: ObjectMeta {
+                name: Some("k8s-node1".into()),
+                ..Default::default()
+            },
+            status: Some(NodeStatus {
+                conditions: Some(vec![NodeCondition {
+                    type_: "Ready".into(),
+                    status: "True".into(),
+                    last_heartbeat_time: Some(Time(Timestamp::from_second(secs).unwrap())),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_restarted_kubelet_counts_once_it_reported() {
+        let nodes = vec!["k8s-node1".to_string()];
+        let before = heartbeats(&[ready_at(100)]);
+        assert_eq!(
+            readiness(&[ready_at(100)], &nodes, &before)["k8s-node1"],
+            Err("no status from the restarted kubelet yet".to_string())
+        );
+        assert_eq!(
+            readiness(&[ready_at(110)], &nodes, &before)["k8s-node1"],
+            Ok(())
+        );
+        assert_eq!(
+            readiness(&[ready_at(100)], &nodes, &BTreeMap::new())["k8s-node1"],
+            Ok(())
+        );
     }
 }

@@ -164,6 +164,8 @@ fn pods_run_and_reach_each_other_across_the_lab() {
     let bin = lab.bundle_path().join("kubernetes/server/bin/kubectl");
     let dir = tempfile::tempdir().unwrap();
 
+    let preflight = kubin_ok(&inv, &["preflight"]);
+    assert!(preflight.contains("0 error(s)"), "{preflight}");
     kubin_ok(&inv, &["prepare", "--timeout", "10s"]);
     kubin_ok(&inv, &["etcd", "deploy"]);
     kubin_ok(&inv, &["flannel", "set"]);

@@ -1,5 +1,5 @@
-//! `kubin nodes`: the kubelet and kube-proxy on the nodes, and their client certificates
-//! approved by policy.
+//! `kubin nodes`: the container runtime, the pod network, the kubelet and kube-proxy on
+//! the nodes, their certificates approved by policy, until every node is Ready.
 
 use crate::args::{self, Changing};
 use anyhow::Result;
@@ -20,15 +20,17 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 enum Command {
-    /// Deploy the node components: the kubelet (bootstrap kubeconfig) and kube-proxy on
-    /// every node, adjusted to what each host is; a component restarts only when a file it
-    /// reads changed. Then approve the kubelets' client CSRs by policy until every node has
-    /// its client certificate.
+    /// Deploy the nodes: containerd, runc, the CNI plugins and the bundle's images, the
+    /// daemonless pod network, the kubelet (bootstrap kubeconfig) and kube-proxy, adjusted
+    /// to what each host is; a component restarts only when a file it reads changed. Then
+    /// approve the kubelets' client and serving CSRs by policy and wait until every node
+    /// is Ready.
     Deploy {
         #[command(flatten)]
         base: Changing,
-        /// How long to wait for every node's client certificate.
-        #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = args::duration)]
+        /// How long to wait for every node's certificates, and then for every node to be
+        /// Ready.
+        #[arg(long, value_name = "DURATION", default_value = "3m", value_parser = args::duration)]
         timeout: Duration,
     },
 }
@@ -47,7 +49,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     out += &format!("node components: {} {would}\n", r.changes);
                 }
                 for (host, f) in &r.facts {
-                    out += &format!("{host}: container {}, ipvs {}\n", f.in_container, f.ipvs);
+                    out += &format!(
+                        "{host}: container {}, ipvs {}, /var/lib/containerd on {}\n",
+                        f.in_container, f.ipvs, f.containerd_fs
+                    );
+                }
+                if !dry_run && r.token.is_some() {
+                    out += &format!(
+                        "Ready: {} (waited {:.1} s)\n",
+                        r.ready.join(", "),
+                        r.ready_wait_seconds
+                    );
                 }
                 out
             })?;

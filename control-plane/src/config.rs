@@ -119,6 +119,17 @@ pub struct KubeletConfiguration {
     pub container_runtime_endpoint: Option<String>,
     /// Refuse to start with swap on.
     pub fail_swap_on: bool,
+    /// Disk usage (percent) above which image garbage collection always runs; 100 keeps
+    /// images (the sandbox image a runtime cannot pin) from ever being collected.
+    #[serde(
+        rename = "imageGCHighThresholdPercent",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub image_gc_high_threshold_percent: Option<u8>,
+    /// Hard eviction thresholds by signal; empty keeps the kubelet's defaults.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub eviction_hard: std::collections::BTreeMap<String, String>,
     /// The unauthenticated read-only port (0: off).
     pub read_only_port: u16,
     /// Renew the client certificate through CSRs before it expires.

@@ -80,6 +80,9 @@ pub fn apiserver_flags(inv: &Inventory, name: &str) -> Result<Vec<String>, Error
         .path("--tls-private-key-file", &l.apiserver_key)
         .path("--kubelet-client-certificate", &l.kubelet_client_cert)
         .path("--kubelet-client-key", &l.kubelet_client_key)
+        // Kubelets serve with certificates the cluster CA signs (`serverTLSBootstrap`,
+        // approved by kubin's policy only for the node's own address and name): check them.
+        .path("--kubelet-certificate-authority", &l.ca)
         // Node names need not resolve (they do not in the lab): reach kubelets by address.
         .set("--kubelet-preferred-address-types", "InternalIP,Hostname")
         .set("--service-account-issuer", service_account_issuer(inv))

@@ -23,6 +23,24 @@ pub struct NodeFacts {
     /// The host is a container (systemd-nspawn, ...): swap, `nf_conntrack_max` and most
     /// of `/proc/sys` belong to the outer machine.
     pub in_container: bool,
+    /// The kubelet's `imageGCHighThresholdPercent` the container runtime requires (e.g.
+    /// `node_runtime`'s `KubeletSetting::ImageGcHighThresholdPercent(100)`: containerd
+    /// before 1.7 cannot pin the sandbox image); `None` keeps the kubelet's default.
+    pub image_gc_high_threshold_percent: Option<u8>,
+    /// kube-proxy's `conntrack.maxPerCore` the host requires (`node_runtime`'s
+    /// `KubeProxySetting::ConntrackMaxPerCore`); `None`: 0 inside a container (its
+    /// `nf_conntrack_max` is read-only), kube-proxy's default elsewhere.
+    pub conntrack_max_per_core: Option<u32>,
+}
+
+impl NodeFacts {
+    /// No IPVS, not a container, no setting required: a base for struct updates.
+    pub const NONE: NodeFacts = NodeFacts {
+        ipvs: false,
+        in_container: false,
+        image_gc_high_threshold_percent: None,
+        conntrack_max_per_core: None,
+    };
 }
 
 /// A departure from the default rendering, with its reason, for the plan to print.
@@ -132,6 +150,19 @@ pub fn kubelet_config(
     } else {
         true
     };
+    // The runtime's requirement wins over the inventory's choice: it is what keeps the
+    // sandbox image on the node.
+    let image_gc = match facts.image_gc_high_threshold_percent {
+        Some(p) => {
+            adjustments.push(Adjustment::new(
+                &format!("kubelet imageGCHighThresholdPercent: {p}"),
+                "the container runtime cannot pin the sandbox image: collected, it is never \
+                 pulled back offline",
+            ));
+            Some(p)
+        }
+        None => inv.kubernetes.kubelet.image_gc_high_threshold_percent,
+    };
     let endpoint = match runtime(inv, r)? {
         Runtime::Containerd if r.kubelet_runtime_endpoint_in_config() => {
             Some(CONTAINERD_ENDPOINT.to_string())
@@ -163,6 +194,8 @@ pub fn kubelet_config(
         cluster_domain: inv.kubernetes.cluster_domain.clone(),
         container_runtime_endpoint: endpoint,
         fail_swap_on,
+        image_gc_high_threshold_percent: image_gc,
+        eviction_hard: inv.kubernetes.kubelet.eviction_hard.clone(),
         read_only_port: 0,
         rotate_certificates: true,
         server_tls_bootstrap: true,
@@ -219,14 +252,31 @@ pub fn proxy_config(
     } else {
         "ipvs"
     };
-    let conntrack = facts.in_container.then(|| {
-        adjustments.push(Adjustment::new(
-            "kube-proxy conntrack.maxPerCore: 0",
-            "the host is a container: nf_conntrack_max belongs to the outer machine and is \
-             read-only here",
-        ));
-        Conntrack { max_per_core: 0 }
-    });
+    let conntrack = match facts.conntrack_max_per_core {
+        Some(n) => {
+            adjustments.push(Adjustment::new(
+                &format!("kube-proxy conntrack.maxPerCore: {n}"),
+                if facts.in_container {
+                    "the host is a container: nf_conntrack_max belongs to the outer machine \
+                     and is read-only here"
+                } else {
+                    "the host's facts require it: nf_conntrack_max is not kube-proxy's to set"
+                },
+            ));
+            Some(Conntrack {
+                max_per_core: i32::try_from(n).unwrap_or(i32::MAX),
+            })
+        }
+        None if facts.in_container => {
+            adjustments.push(Adjustment::new(
+                "kube-proxy conntrack.maxPerCore: 0",
+                "the host is a container: nf_conntrack_max belongs to the outer machine and \
+                 is read-only here",
+            ));
+            Some(Conntrack { max_per_core: 0 })
+        }
+        None => None,
+    };
     let config = KubeProxyConfiguration {
         api_version: "kubeproxy.config.k8s.io/v1alpha1".into(),
         kind: "KubeProxyConfiguration".into(),

@@ -141,8 +141,8 @@ pub enum Error {
         /// The pki_dir.
         dir: PathBuf,
     },
-    /// Some nodes' kubelets had no approved client certificate in time.
-    #[error("no client certificate for {} within {}{}; journalctl -u kubelet on those nodes tells why", nodes.join(", "), humanize(*waited), if approvals.is_empty() { String::from(" (no CSR was approved)") } else { format!(" (approved: {})", approvals.join("; ")) })]
+    /// Some nodes' kubelets had no client or serving certificate in time.
+    #[error("no client and serving certificates for {} within {}{}; journalctl -u kubelet on those nodes tells why", nodes.join(", "), humanize(*waited), if approvals.is_empty() { String::from(" (no CSR was approved)") } else { format!(" (approved: {})", approvals.join("; ")) })]
     NoCertificate {
         /// How long was waited.
         waited: Duration,
@@ -151,6 +151,27 @@ pub enum Error {
         /// What the approver did meanwhile.
         approvals: Vec<String>,
     },
+    /// The bundle's runtime part (containerd, runc, CNI plugins, images) is unusable.
+    #[error("the bundle {}: {problem}", bundle.display())]
+    RuntimeBundle {
+        /// The bundle directory.
+        bundle: PathBuf,
+        /// What is wrong, and where.
+        problem: String,
+    },
+    /// Some nodes did not become Ready in time.
+    #[error("{} not Ready within {}: {}; journalctl -u kubelet -u containerd on those nodes tells why", nodes.join(", "), humanize(*waited), conditions.join("; "))]
+    NotReady {
+        /// How long was waited.
+        waited: Duration,
+        /// The nodes not Ready.
+        nodes: Vec<String>,
+        /// Each one's last Ready condition (`k8s-node1: not registered`, ...).
+        conditions: Vec<String>,
+    },
+    /// The node runtime or pod network could not be planned.
+    #[error(transparent)]
+    NodeRuntime(#[from] node_runtime::Error),
     /// A control plane or node component could not be planned.
     #[error(transparent)]
     ControlPlane(#[from] control_plane::Error),

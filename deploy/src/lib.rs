@@ -21,6 +21,7 @@ pub mod observer;
 pub mod pki;
 pub mod poll;
 pub mod runner;
+pub mod runtime_bundle;
 pub mod session;
 
 pub use error::Error;

@@ -1,5 +1,7 @@
-//! The node components phase: the kubelet and kube-proxy on every node, adjusted to what
-//! each host is, then CSR approval by policy until every node has its client certificate.
+//! The nodes phase: the container runtime (containerd, runc, the CNI plugins, the images)
+//! and the daemonless pod network from `node_runtime`, then the kubelet and kube-proxy
+//! adjusted to what each host is, then CSR approval by policy (client and serving) until
+//! every node has its certificates, then a wait until every node is Ready.
 
 use crate::kubernetes::{self, TokenStatus};
 use crate::pki::PkiReport;
@@ -7,21 +9,30 @@ use crate::poll::poll_until;
 use crate::{Error, Session};
 use control_plane::{Layout, NodeFacts};
 use inventory::{Inventory, Role};
+use k8s_openapi::api::core::v1::{Node, NodeCondition};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use node_bootstrap::online::{self, Action, WatchConfig, WatchEnd};
+use node_runtime::{
+    Adjustment, KubeProxySetting, KubeletSetting, NetworkOptions, ProxyMode, RuntimeFacts, Target,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// The one command that reads what the node renderers need beyond hostprep's facts:
-/// whether the kernel has IPVS.
-pub const IPVS_PROBE: &str = "test -e /proc/net/ip_vs && echo ipvs=yes || echo ipvs=no";
+/// The kubelet's client certificate in its `--cert-dir`, once the controller-manager signed
+/// its approved client CSR.
+pub const CLIENT_CERT: &str = "kubelet-client-current.pem";
+/// The kubelet's serving certificate in its `--cert-dir` (`serverTLSBootstrap: true`), once
+/// its `kubernetes.io/kubelet-serving` CSR was approved and signed.
+pub const SERVING_CERT: &str = "kubelet-server-current.pem";
 
 /// What `nodes deploy` does.
 #[derive(Debug, Clone, Copy)]
 pub struct DeployOptions {
     /// Show what would change and change nothing, locally or on a host.
     pub dry_run: bool,
-    /// How long to wait for every node's client certificate.
+    /// How long to wait for every node's certificates, and then again for every node to
+    /// be Ready.
     pub timeout: Duration,
 }
 
@@ -34,46 +45,51 @@ pub struct DeployReport {
     pub token: Option<TokenStatus>,
     /// Changes over the apply (in a dry run: changes that would be made).
     pub changes: usize,
-    /// Each node's facts as the renderers saw them.
+    /// Each master's and node's facts as the planners saw them.
     pub facts: BTreeMap<String, Facts>,
-    /// The nodes that already had their client certificate before the watch.
+    /// Each host's runtime and pod-network adjustments (`containerd: snapshotter native
+    /// (...)`); the kubelet's and kube-proxy's show in the plan as not-applicable steps.
+    pub adjustments: BTreeMap<String, Vec<String>>,
+    /// The nodes that already had their client and serving certificates before the watch.
     pub had_certificate: Vec<String>,
     /// What the approver did, one line per request (`csr-x: approved (client ...)`).
     pub approvals: Vec<String>,
+    /// The nodes Ready at the end (every node, unless a dry run).
+    pub ready: Vec<String>,
+    /// How long the wait for Ready took, in seconds (0 when every node already was).
+    pub ready_wait_seconds: f64,
 }
 
-/// One node's facts.
-#[derive(Debug, Clone, Copy, Serialize)]
+/// One host's facts.
+#[derive(Debug, Clone, Serialize)]
 pub struct Facts {
     /// A container (systemd-nspawn, ...), from `systemd-detect-virt -c`.
     pub in_container: bool,
-    /// The kernel has IPVS (`/proc/net/ip_vs`).
+    /// The kernel has IPVS (`/proc/net/ip_vs` or the `ip_vs` module).
     pub ipvs: bool,
+    /// The file system under /var/lib/containerd.
+    pub containerd_fs: String,
+    /// Processes may lower their `oom_score_adj` (`CAP_SYS_RESOURCE`).
+    pub can_lower_oom_score: bool,
 }
 
-/// Each node's [`NodeFacts`]: `in_container` from hostprep's facts, `ipvs` by
-/// [`IPVS_PROBE`], one command per host.
-fn gather(s: &mut Session, nodes: &[String]) -> Result<BTreeMap<String, NodeFacts>, Error> {
-    let refs: Vec<&str> = nodes.iter().map(String::as_str).collect();
+/// Each host's [`RuntimeFacts`], by `node_runtime::facts::gather_script`: one read-only
+/// script per host.
+fn gather(s: &mut Session, hosts: &[String]) -> Result<BTreeMap<String, RuntimeFacts>, Error> {
+    let refs: Vec<&str> = hosts.iter().map(String::as_str).collect();
     s.connect(&refs)?;
-    let (facts, failed) = hostprep::gather_all(s.transports());
-    let mut unreachable: Vec<(String, String)> = failed
-        .into_iter()
-        .filter(|(h, _)| nodes.contains(h))
-        .map(|(h, e)| (h, e.to_string()))
-        .collect();
+    let inv = s.inventory.clone();
     let mut out = BTreeMap::new();
-    for name in nodes {
-        let Some(f) = facts.get(name) else { continue };
+    let mut unreachable = Vec::new();
+    for name in hosts {
+        let Some(h) = inv.host(name) else { continue };
+        let script = node_runtime::facts::gather_script(&h.address.to_string());
         let t = s.transports().get_mut(name).expect("connected above");
-        match t.run(IPVS_PROBE) {
+        match t.run(&script) {
             Ok(o) => {
                 out.insert(
                     name.clone(),
-                    NodeFacts {
-                        in_container: f.container.is_some(),
-                        ipvs: o.stdout_text().contains("ipvs=yes"),
-                    },
+                    node_runtime::facts::parse_gathered(&o.stdout_text()),
                 );
             }
             Err(e) => unreachable.push((name.clone(), e.to_string())),
@@ -86,13 +102,42 @@ fn gather(s: &mut Session, nodes: &[String]) -> Result<BTreeMap<String, NodeFact
     }
 }
 
-/// The nodes whose kubelet already holds a client certificate (`kubelet-client-current.pem`
-/// in its `--cert-dir`): the approver waits only for the others.
+/// The node renderers' facts for a host: what it is, plus the kubelet and kube-proxy
+/// settings the runtime's plan requires (`node_runtime`'s typed adjustments).
+pub fn node_facts(facts: &RuntimeFacts, adjustments: &[Adjustment]) -> NodeFacts {
+    let mut n = NodeFacts {
+        ipvs: facts.ipvs,
+        in_container: facts.container.is_some(),
+        ..NodeFacts::NONE
+    };
+    for setting in node_runtime::kubelet_settings(adjustments) {
+        match setting {
+            // control_plane always renders `cgroupDriver: systemd`.
+            KubeletSetting::CgroupDriverSystemd => {}
+            KubeletSetting::ImageGcHighThresholdPercent(p) => {
+                n.image_gc_high_threshold_percent = Some(p);
+            }
+        }
+    }
+    for setting in node_runtime::kube_proxy_settings(adjustments) {
+        match setting {
+            KubeProxySetting::ConntrackMaxPerCore(c) => n.conntrack_max_per_core = Some(c),
+            KubeProxySetting::Mode(ProxyMode::Iptables) => n.ipvs = false,
+            KubeProxySetting::Mode(ProxyMode::Ipvs) => {}
+        }
+    }
+    n
+}
+
+/// The nodes whose kubelet already holds its client and serving certificates (in its
+/// `--cert-dir`): the approver waits only for the others.
 fn with_certificate(s: &mut Session, nodes: &[String]) -> Vec<String> {
-    let path = Layout::new(&s.inventory.paths)
-        .ssl_dir
-        .join("kubelet-client-current.pem");
-    let command = format!("test -s '{}' && echo present", path.display());
+    let dir = Layout::new(&s.inventory.paths).ssl_dir;
+    let command = format!(
+        "test -s '{}' && test -s '{}' && echo present",
+        dir.join(CLIENT_CERT).display(),
+        dir.join(SERVING_CERT).display()
+    );
     nodes
         .iter()
         .filter(|n| {
@@ -105,12 +150,72 @@ fn with_certificate(s: &mut Session, nodes: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// `kubin nodes deploy`: the kubelet and kube-proxy on every node (planned by
-/// `control_plane::plan_node_components` from the nodes' facts, the bootstrap and
-/// kube-proxy kubeconfigs and the bundle's binaries; restarted only where a file they read
-/// changed), then the approver: a watch on the API approving, by
-/// `node_bootstrap::policy`, the client CSRs until every node without a client certificate
-/// has one, bounded by `timeout`. A dry run writes nothing, locally or on a host.
+/// The Ready condition's last heartbeat of each listed node, by name.
+pub fn heartbeats(listed: &[Node]) -> BTreeMap<String, Time> {
+    listed
+        .iter()
+        .filter_map(|n| {
+            let c = ready_condition(n)?;
+            Some((n.metadata.name.clone()?, c.last_heartbeat_time.clone()?))
+        })
+        .collect()
+}
+
+fn ready_condition(n: &Node) -> Option<&NodeCondition> {
+    n.status
+        .as_ref()
+        .and_then(|st| st.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
+}
+
+/// Each of `nodes`' Ready condition as the apiserver has it: `Ok(())` when Ready, else
+/// what stands in the way (`not registered`, `Ready False: <message>`). A node in
+/// `restarted` (its kubelet restarted, with the heartbeat seen before) counts only once
+/// its restarted kubelet has reported: a Ready from before the restart says nothing about
+/// the new kubelet.
+pub fn readiness(
+    listed: &[Node],
+    nodes: &[String],
+    restarted: &BTreeMap<String, Time>,
+) -> BTreeMap<String, Result<(), String>> {
+    nodes
+        .iter()
+        .map(|name| {
+            let node = listed
+                .iter()
+                .find(|n| n.metadata.name.as_deref() == Some(name.to_ascii_lowercase().as_str()));
+            let verdict = match node {
+                None => Err("not registered".to_string()),
+                Some(n) => {
+                    let before = n.metadata.name.as_ref().and_then(|m| restarted.get(m));
+                    match ready_condition(n) {
+                        Some(c) if before.is_some() && c.last_heartbeat_time.as_ref() == before => {
+                            Err("no status from the restarted kubelet yet".to_string())
+                        }
+                        Some(c) if c.status == "True" => Ok(()),
+                        Some(c) => Err(format!(
+                            "Ready {}: {}",
+                            c.status,
+                            c.message.as_deref().unwrap_or("")
+                        )),
+                        None => Err("no Ready condition yet".to_string()),
+                    }
+                }
+            };
+            (name.clone(), verdict)
+        })
+        .collect()
+}
+
+/// `kubin nodes deploy`: on every node the container runtime (containerd, runc, the CNI
+/// plugins and the bundle's images, planned by `node_runtime::plan_nodes` from each host's
+/// facts) and on every master and node the daemonless pod network; then the kubelet and
+/// kube-proxy (planned by `control_plane::plan_node_components`, with the runtime's
+/// kubelet and kube-proxy settings); each unit restarted only where a file it reads
+/// changed. Then the approver: a watch on the API approving, by `node_bootstrap::policy`,
+/// the kubelets' client and serving CSRs until every node has both certificates, bounded
+/// by `timeout`; then a wait, bounded by `timeout` again, until every node is Ready. A dry
+/// run writes nothing, locally or on a host.
 pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Error> {
     let Some(m) = kubernetes::material(s, opts.dry_run, "node components")? else {
         return Ok(DeployReport {
@@ -118,16 +223,75 @@ pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Erro
             token: None,
             changes: 0,
             facts: BTreeMap::new(),
+            adjustments: BTreeMap::new(),
             had_certificate: Vec::new(),
             approvals: Vec::new(),
+            ready: Vec::new(),
+            ready_wait_seconds: 0.0,
         });
     };
     let inv = s.inventory.clone();
     let nodes: Vec<String> = inv.nodes().iter().map(|h| h.name.clone()).collect();
-    let facts = gather(s, &nodes)?;
+    let hosts: Vec<String> = node_runtime::network::network_hosts(&inv)
+        .map(|h| h.name.clone())
+        .collect();
+    let facts = gather(s, &hosts)?;
+    let bundle = crate::runtime_bundle::runtime_bundle(&inv)?;
+    let runtime = node_runtime::plan_nodes(&inv, &facts, &bundle, &NetworkOptions::default())?;
+    let no_adjustments = Vec::new();
+    let node_facts: BTreeMap<String, NodeFacts> = nodes
+        .iter()
+        .filter_map(|n| {
+            let f = facts.get(n)?;
+            let a = runtime.adjustments.get(n).unwrap_or(&no_adjustments);
+            Some((n.clone(), node_facts(f, a)))
+        })
+        .collect();
+    let adjustments: BTreeMap<String, Vec<String>> = runtime
+        .adjustments
+        .iter()
+        .map(|(h, all)| {
+            let shown = all
+                .iter()
+                .filter(|a| matches!(a.target, Target::Containerd | Target::PodNetwork))
+                .map(ToString::to_string)
+                .collect();
+            (h.clone(), shown)
+        })
+        .collect();
+    for (h, all) in &adjustments {
+        for a in all {
+            s.note(format!("{h}: {a}"));
+        }
+    }
     let material = m.nodes(kubernetes::node_binaries(&inv)?)?;
-    let plan = control_plane::plan_node_components(&inv, &facts, &material)?;
+    let components = control_plane::plan_node_components(&inv, &node_facts, &material)?;
+    // One plan: the runtime and the pod network first (phases are barriers), so every
+    // kubelet starts with containerd already serving.
+    let mut plan = runtime.plan;
+    plan.phases.extend(components.phases);
+    // The nodes' last heartbeats before the apply, to tell a restarted kubelet's Ready
+    // from its predecessor's (none when the apiserver does not answer: a first deploy).
+    let before = if opts.dry_run {
+        BTreeMap::new()
+    } else {
+        let client = m.admin_client(s)?;
+        list_nodes(s, &client)
+            .map(|l| heartbeats(&l))
+            .unwrap_or_default()
+    };
     let report = s.apply(&plan, opts.dry_run)?;
+    let kubelet_unit = control_plane::layout::unit_name(control_plane::Component::Kubelet.binary());
+    let restarted: BTreeMap<String, Time> = nodes
+        .iter()
+        .filter(|n| report.changed_units(n).contains(&kubelet_unit.as_str()))
+        .filter_map(|n| {
+            Some((
+                n.to_ascii_lowercase(),
+                before.get(&n.to_ascii_lowercase())?.clone(),
+            ))
+        })
+        .collect();
     let mut out = DeployReport {
         pki: m.pki.clone(),
         token: Some(m.token),
@@ -138,54 +302,115 @@ pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Erro
                 (
                     h.clone(),
                     Facts {
-                        in_container: f.in_container,
+                        in_container: f.container.is_some(),
                         ipvs: f.ipvs,
+                        containerd_fs: f.containerd_fs.clone(),
+                        can_lower_oom_score: f.can_lower_oom_score,
                     },
                 )
             })
             .collect(),
+        adjustments,
         had_certificate: Vec::new(),
         approvals: Vec::new(),
+        ready: Vec::new(),
+        ready_wait_seconds: 0.0,
     };
     if opts.dry_run {
         return Ok(out);
     }
     out.had_certificate = with_certificate(s, &nodes);
-    let waiting: Vec<&String> = nodes
+    let waiting: Vec<String> = nodes
         .iter()
         .filter(|n| !out.had_certificate.contains(n))
+        .cloned()
         .collect();
+    let client = m.admin_client(s)?;
     if waiting.is_empty() {
-        s.note("every node has its client certificate");
-        return Ok(out);
+        s.note("every node has its client and serving certificates");
+    } else {
+        approve(s, &client, &inv, &waiting, opts.timeout, &mut out)?;
+    }
+    let started = Instant::now();
+    let verdicts = poll_until(
+        opts.timeout,
+        Duration::from_secs(1),
+        || {
+            let listed = list_nodes(s, &client).unwrap_or_default();
+            readiness(&listed, &nodes, &restarted)
+        },
+        |v| v.values().all(Result::is_ok),
+    );
+    out.ready_wait_seconds = started.elapsed().as_secs_f64();
+    out.ready = verdicts
+        .iter()
+        .filter(|(_, v)| v.is_ok())
+        .map(|(n, _)| n.clone())
+        .collect();
+    let not_ready: Vec<(&String, &String)> = verdicts
+        .iter()
+        .filter_map(|(n, v)| v.as_ref().err().map(|e| (n, e)))
+        .collect();
+    if !not_ready.is_empty() {
+        return Err(Error::NotReady {
+            waited: opts.timeout,
+            nodes: not_ready.iter().map(|(n, _)| (*n).clone()).collect(),
+            conditions: not_ready.iter().map(|(n, e)| format!("{n}: {e}")).collect(),
+        });
     }
     s.note(format!(
-        "approving the kubelets' client CSRs by policy for {} (up to {})",
-        waiting
-            .iter()
-            .map(|n| n.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-        crate::error::humanize(opts.timeout)
+        "every node is Ready ({} after the certificates)",
+        crate::error::humanize(Duration::from_millis(
+            u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+        ))
     ));
-    // The watch waits for the nodes still without a certificate: the others' requests may
+    Ok(out)
+}
+
+/// The cluster's nodes, or `None` when the apiserver does not answer.
+fn list_nodes(s: &mut Session, client: &kube::Client) -> Option<Vec<Node>> {
+    let api: kube::Api<Node> = kube::Api::all(client.clone());
+    s.block_on(api.list(&Default::default()))
+        .ok()?
+        .ok()
+        .map(|l| l.items)
+}
+
+/// The approver: a watch approving, by policy, the client and serving CSRs of `waiting`
+/// until each has both certificates on disk, bounded by `timeout`.
+fn approve(
+    s: &mut Session,
+    client: &kube::Client,
+    inv: &Inventory,
+    waiting: &[String],
+    timeout: Duration,
+    out: &mut DeployReport,
+) -> Result<(), Error> {
+    s.note(format!(
+        "approving the kubelets' client and serving CSRs by policy for {} (up to {})",
+        waiting.join(", "),
+        crate::error::humanize(timeout)
+    ));
+    // The watch waits for the nodes still without certificates: the others' requests may
     // be long gone (the apiserver deletes approved ones after an hour).
-    let scope = waiting_inventory(&inv, &out.had_certificate);
-    let client = m.admin_client(s)?;
+    let scope = waiting_inventory(inv, &out.had_certificate);
+    // The rendered KubeletConfiguration sets `serverTLSBootstrap: true`: each kubelet asks
+    // for a serving certificate the controller-manager never approves, and the apiserver
+    // needs it to reach the kubelet (`kubectl logs/exec`) with its CA checked.
     let cfg = WatchConfig {
         deny: false,
         until_complete: true,
-        serving: false,
+        serving: true,
     };
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let mut actions: Vec<Action> = Vec::new();
     let mut record = |a: &Action| actions.push(a.clone());
     let end = s.block_on(online::watch(
-        &client,
+        client,
         &scope,
         &cfg,
         // The timer is made inside the runtime, when the watch first polls it.
-        async move { tokio::time::sleep(opts.timeout).await },
+        async move { tokio::time::sleep(timeout).await },
         &mut record,
     ))??;
     for a in &actions {
@@ -194,8 +419,7 @@ pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Erro
     out.approvals = actions.iter().map(ToString::to_string).collect();
     // Approved is not yet issued: the controller-manager signs, then each kubelet writes
     // its certificate. Wait for the files, in what is left of the timeout.
-    let left = opts.timeout.saturating_sub(started.elapsed());
-    let waiting: Vec<String> = waiting.into_iter().cloned().collect();
+    let left = timeout.saturating_sub(started.elapsed());
     let have = poll_until(
         if end == WatchEnd::Cancelled {
             Duration::ZERO
@@ -203,18 +427,22 @@ pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Erro
             left
         },
         Duration::from_secs(1),
-        || with_certificate(s, &waiting),
+        || with_certificate(s, waiting),
         |have| have.len() == waiting.len(),
     );
     if have.len() != waiting.len() {
         return Err(Error::NoCertificate {
-            waited: opts.timeout,
-            nodes: waiting.into_iter().filter(|n| !have.contains(n)).collect(),
-            approvals: out.approvals,
+            waited: timeout,
+            nodes: waiting
+                .iter()
+                .filter(|n| !have.contains(n))
+                .cloned()
+                .collect(),
+            approvals: out.approvals.clone(),
         });
     }
-    s.note("every node has its client certificate");
-    Ok(out)
+    s.note("every node has its client and serving certificates");
+    Ok(())
 }
 
 /// The inventory without the nodes in `done` (they keep their other roles).
@@ -226,4 +454,141 @@ fn waiting_inventory(inv: &Inventory, done: &[String]) -> Inventory {
         }
     }
     scope
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::{NodeCondition, NodeStatus};
+    use kube::api::ObjectMeta;
+
+    fn nspawn() -> RuntimeFacts {
+        node_runtime::facts::parse_gathered(
+            "containerd_fs=overlayfs\ncan_lower_oom_score=0\ncontainer=systemd-nspawn\nipvs=0\ninterface=host0\ndefault_route=0\n",
+        )
+    }
+
+    #[test]
+    fn the_runtimes_settings_reach_the_node_renderers() {
+        let adjustments = vec![
+            Adjustment::new(
+                Target::Kubelet(KubeletSetting::ImageGcHighThresholdPercent(100)),
+                "imageGCHighThresholdPercent: 100",
+                "containerd 1.6 cannot pin the sandbox image",
+            ),
+            Adjustment::new(
+                Target::KubeProxy(KubeProxySetting::ConntrackMaxPerCore(0)),
+                "conntrack.maxPerCore: 0",
+                "container",
+            ),
+            Adjustment::new(
+                Target::KubeProxy(KubeProxySetting::Mode(ProxyMode::Iptables)),
+                "mode: iptables",
+                "no IPVS",
+            ),
+        ];
+        let mut facts = nspawn();
+        facts.ipvs = true;
+        let n = node_facts(&facts, &adjustments);
+        assert_eq!(
+            n,
+            NodeFacts {
+                ipvs: false,
+                in_container: true,
+                image_gc_high_threshold_percent: Some(100),
+                conntrack_max_per_core: Some(0),
+            }
+        );
+        assert_eq!(
+            node_facts(&nspawn(), &[]).image_gc_high_threshold_percent,
+            None
+        );
+    }
+
+    fn node(name: &str, ready: Option<&str>) -> Node {
+        Node {
+            metadata: ObjectMeta {
+                name: Some(name.to_string()),
+                ..Default::default()
+            },
+            status: Some(NodeStatus {
+                conditions: ready.map(|status| {
+                    vec![NodeCondition {
+                        type_: "Ready".into(),
+                        status: status.into(),
+                        message: Some("container runtime network not ready".into()),
+                        ..Default::default()
+                    }]
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn readiness_names_what_is_missing() {
+        let listed = [
+            node("k8s-node1", Some("True")),
+            node("k8s-node2", Some("False")),
+            node("k8s-node3", None),
+        ];
+        let names: Vec<String> = ["k8s-node1", "k8s-node2", "k8s-node3", "K8S-Node4"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let v = readiness(&listed, &names, &BTreeMap::new());
+        assert_eq!(v["k8s-node1"], Ok(()));
+        assert_eq!(
+            v["k8s-node2"],
+            Err("Ready False: container runtime network not ready".to_string())
+        );
+        assert_eq!(v["k8s-node3"], Err("no Ready condition yet".to_string()));
+        assert_eq!(v["K8S-Node4"], Err("not registered".to_string()));
+    }
+}
+
+#[cfg(test)]
+mod restart_tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::NodeStatus;
+    use k8s_openapi::jiff::Timestamp;
+    use kube::api::ObjectMeta;
+
+    fn ready_at(secs: i64) -> Node {
+        Node {
+            metadata: ObjectMeta {
+                name: Some("k8s-node1".into()),
+                ..Default::default()
+            },
+            status: Some(NodeStatus {
+                conditions: Some(vec![NodeCondition {
+                    type_: "Ready".into(),
+                    status: "True".into(),
+                    last_heartbeat_time: Some(Time(Timestamp::from_second(secs).unwrap())),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_restarted_kubelet_counts_once_it_reported() {
+        let nodes = vec!["k8s-node1".to_string()];
+        let before = heartbeats(&[ready_at(100)]);
+        assert_eq!(
+            readiness(&[ready_at(100)], &nodes, &before)["k8s-node1"],
+            Err("no status from the restarted kubelet yet".to_string())
+        );
+        assert_eq!(
+            readiness(&[ready_at(110)], &nodes, &before)["k8s-node1"],
+            Ok(())
+        );
+        assert_eq!(
+            readiness(&[ready_at(100)], &nodes, &BTreeMap::new())["k8s-node1"],
+            Ok(())
+        );
+    }
 }

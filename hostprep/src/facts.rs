@@ -53,7 +53,15 @@ pub struct HostFacts {
     pub listening: Vec<u16>,
     /// The host clock minus the control machine's, in seconds (midpoint of the call).
     pub clock_skew: f64,
+    /// Which of [`NODE_TOOLS`] the host has on its `PATH`.
+    pub tools: Vec<String>,
 }
+
+/// Commands the operating system of a Kubernetes host provides and kubin never installs:
+/// kube-proxy's iptables mode, the kubelet's chains and the pod network's masquerading
+/// run `iptables` and `iptables-restore`; kube-proxy clears stale UDP flows with
+/// `conntrack`.
+pub const NODE_TOOLS: [&str; 3] = ["iptables", "iptables-restore", "conntrack"];
 
 impl HostFacts {
     /// Whether the distribution is of the RHEL family (RHEL, CentOS, Rocky, Alma, Fedora).
@@ -83,6 +91,7 @@ echo; echo '@@cpus'; nproc 2>/dev/null || getconf _NPROCESSORS_ONLN
 echo; echo '@@mem'; grep '^MemTotal:' /proc/meminfo
 echo; echo '@@disk'; df -Pk / /var 2>/dev/null | tail -n +2
 echo; echo '@@ports'; ss -Hltn 2>/dev/null
+echo; echo '@@tools'; for c in iptables iptables-restore conntrack; do command -v "$c" >/dev/null 2>&1 && echo "$c"; done
 echo; echo '@@clock'; date +%s.%N
 "#;
 
@@ -232,6 +241,11 @@ pub fn parse_facts(host: &str, text: &str, control_clock: f64) -> Result<HostFac
         disk_free,
         listening,
         clock_skew: clock - control_clock,
+        tools: section(text, "tools")
+            .iter()
+            .filter(|t| NODE_TOOLS.contains(t))
+            .map(|t| t.to_string())
+            .collect(),
     })
 }
 
@@ -276,6 +290,10 @@ LISTEN 0 128 0.0.0.0:22 0.0.0.0:*
 LISTEN 0 128 [::]:22 [::]:*
 LISTEN 0 4096 127.0.0.1:2379 0.0.0.0:*
 
+@@tools
+iptables
+iptables-restore
+
 @@clock
 1000.25
 ";
@@ -294,6 +312,7 @@ LISTEN 0 4096 127.0.0.1:2379 0.0.0.0:*
         assert_eq!(f.mem_bytes, 24_000_000 * 1024);
         assert_eq!(f.disk_free, vec![("/".into(), 2048 * 1024)]);
         assert_eq!(f.listening, vec![22, 2379]);
+        assert_eq!(f.tools, ["iptables", "iptables-restore"]);
         assert!((f.clock_skew - 0.25).abs() < 1e-9);
     }
 

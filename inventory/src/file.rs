@@ -96,6 +96,24 @@ pub struct KubernetesFile {
     /// An optional load-balancer address in front of the apiservers.
     #[serde(default)]
     pub load_balancer: Option<String>,
+    /// Kubelet settings that depend on the hosts' disks (the kubelet's defaults apply
+    /// where unset).
+    #[serde(default)]
+    pub kubelet: KubeletFile,
+}
+
+/// `kubernetes.kubelet:` section.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubeletFile {
+    /// Disk usage (percent, 81 to 100) above which the kubelet collects unused images; 100
+    /// never collects them (images imported offline are not pulled back).
+    #[serde(default)]
+    pub image_gc_high_threshold_percent: Option<u8>,
+    /// The kubelet's `evictionHard`, signal to threshold (`nodefs.available: 5%`,
+    /// `memory.available: 100Mi`). Setting it replaces every default threshold.
+    #[serde(default)]
+    pub eviction_hard: std::collections::BTreeMap<String, String>,
 }
 
 /// `network:` section.

@@ -41,7 +41,28 @@ pub struct Kubernetes {
     pub cluster_domain: String,
     /// A load-balancer address in front of the apiservers.
     pub load_balancer: Option<IpAddr>,
+    /// Kubelet settings the hosts' disks call for.
+    pub kubelet: Kubelet,
 }
+
+/// Kubelet settings from the inventory (validated); unset means the kubelet's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Kubelet {
+    /// `imageGCHighThresholdPercent` (81 to 100).
+    pub image_gc_high_threshold_percent: Option<u8>,
+    /// `evictionHard`, signal to threshold; empty keeps the kubelet's defaults.
+    pub eviction_hard: std::collections::BTreeMap<String, String>,
+}
+
+/// The kubelet's eviction signals `evictionHard` takes.
+pub const EVICTION_SIGNALS: &[&str] = &[
+    "memory.available",
+    "nodefs.available",
+    "nodefs.inodesFree",
+    "imagefs.available",
+    "imagefs.inodesFree",
+    "pid.available",
+];
 
 /// The container runtime the kubelet talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -104,6 +104,7 @@ pub(crate) fn validate(
             None
         }
     });
+    let kubelet = kubelet(&mut f, &k.kubelet);
 
     let n = &file.network;
     let pod_cidr = cidr(&mut f, "network.pod_cidr", &n.pod_cidr);
@@ -241,6 +242,7 @@ pub(crate) fn validate(
             cluster_dns,
             cluster_domain: k.cluster_domain.clone(),
             load_balancer,
+            kubelet,
         },
         network: Network {
             pod_cidr,
@@ -500,6 +502,51 @@ fn pki(f: &mut Findings, file: Option<&PkiFile>) -> Pki {
         }
     }
     pki
+}
+
+/// `kubernetes.kubelet`: a GC threshold the kubelet accepts (above its low threshold,
+/// 80) and eviction thresholds on signals it knows, as a percentage or a quantity.
+fn kubelet(f: &mut Findings, k: &crate::file::KubeletFile) -> crate::Kubelet {
+    if let Some(p) = k.image_gc_high_threshold_percent
+        && !(81..=100).contains(&p)
+    {
+        f.error(
+            "kubernetes.kubelet.image_gc_high_threshold_percent",
+            format!("{p} is not between 81 and 100 (the kubelet's low threshold is 80)"),
+        );
+    }
+    for (signal, threshold) in &k.eviction_hard {
+        let at = format!("kubernetes.kubelet.eviction_hard.{signal}");
+        if !crate::EVICTION_SIGNALS.contains(&signal.as_str()) {
+            f.error(
+                &at,
+                format!(
+                    "{signal:?} is not an eviction signal ({})",
+                    crate::EVICTION_SIGNALS.join(", ")
+                ),
+            );
+        }
+        let ok = match threshold.strip_suffix('%') {
+            Some(p) => p.parse::<f64>().is_ok_and(|p| (0.0..=100.0).contains(&p)),
+            None => {
+                let digits = threshold.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+                let unit = &threshold[digits.len()..];
+                !digits.is_empty()
+                    && digits.parse::<u64>().is_ok()
+                    && ["", "k", "M", "G", "Ki", "Mi", "Gi", "Ti"].contains(&unit)
+            }
+        };
+        if !ok {
+            f.error(
+                &at,
+                format!("{threshold:?} is neither a percentage (5%) nor a quantity (100Mi)"),
+            );
+        }
+    }
+    crate::Kubelet {
+        image_gc_high_threshold_percent: k.image_gc_high_threshold_percent,
+        eviction_hard: k.eviction_hard.clone(),
+    }
 }
 
 fn cidr(f: &mut Findings, path: &str, text: &str) -> Option<Ipv4Net> {

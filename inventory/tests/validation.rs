@@ -288,3 +288,41 @@ fn a_missing_file_is_a_read_error_with_the_os_cause_once() {
     );
     assert_eq!(chain.matches("No such file").count(), 1, "{chain}");
 }
+
+#[test]
+fn kubelet_settings() {
+    let with = |yaml: &str| {
+        edit(
+            "service_cidr: 10.0.0.0/24",
+            &format!("service_cidr: 10.0.0.0/24\n  kubelet: {yaml}"),
+        )
+    };
+    let (inv, _) = Inventory::from_yaml(
+        &with("{ image_gc_high_threshold_percent: 100, eviction_hard: { nodefs.available: 1%, memory.available: 100Mi } }"),
+        "cluster.yaml",
+    )
+    .unwrap();
+    assert_eq!(
+        inv.kubernetes.kubelet.image_gc_high_threshold_percent,
+        Some(100)
+    );
+    assert_eq!(
+        inv.kubernetes.kubelet.eviction_hard["memory.available"],
+        "100Mi"
+    );
+    check_error(
+        &with("{ image_gc_high_threshold_percent: 80 }"),
+        "kubernetes.kubelet.image_gc_high_threshold_percent",
+        "80 is not between 81 and 100",
+    );
+    check_error(
+        &with("{ eviction_hard: { disk.free: 1% } }"),
+        "kubernetes.kubelet.eviction_hard.disk.free",
+        "is not an eviction signal",
+    );
+    check_error(
+        &with("{ eviction_hard: { nodefs.available: lots } }"),
+        "kubernetes.kubelet.eviction_hard.nodefs.available",
+        "neither a percentage",
+    );
+}

@@ -53,6 +53,16 @@ kubernetes:
   service_cidr: {service_cidr}
   cluster_dns: 10.0.0.2
   cluster_domain: cluster.local
+  # The machines share the outer machine's disk, which other work fills: the kubelet's
+  # defaults (unused images collected above 85% used, eviction below 10%/15% free) would
+  # collect the images imported offline and evict pods for a disk that is not theirs.
+  kubelet:
+    image_gc_high_threshold_percent: 100
+    eviction_hard:
+      memory.available: 100Mi
+      nodefs.available: 1%
+      nodefs.inodesFree: 1%
+      imagefs.available: 1%
 
 network:
   pod_cidr: 172.17.0.0/16

@@ -25,6 +25,11 @@ pub const INCLUDE: &[&str] = &[
     "procps",
     // `sudo`: the lab proves deploys as a non-root SSH user with sudo rights.
     "sudo",
+    // What a Kubernetes node's operating system provides and kubin never installs:
+    // kube-proxy's iptables mode, the kubelet's chains and the pod network's masquerading
+    // need `iptables`; kube-proxy clears stale UDP flows with `conntrack`.
+    "iptables",
+    "conntrack",
 ];
 
 /// Bumped whenever [`bake`] changes what it writes, so old bases are not reused.

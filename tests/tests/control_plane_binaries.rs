@@ -230,10 +230,12 @@ fn the_real_kube_proxy_loads_its_config_for_the_lab_and_for_ipvs_hosts() {
         NodeFacts {
             ipvs: false,
             in_container: true,
+            ..NodeFacts::NONE
         },
         NodeFacts {
             ipvs: true,
             in_container: false,
+            ..NodeFacts::NONE
         },
     ] {
         let dir = tempfile::tempdir().unwrap();

@@ -56,6 +56,7 @@ fn lab_facts(inv: &Inventory) -> BTreeMap<String, NodeFacts> {
                 NodeFacts {
                     ipvs: false,
                     in_container: true,
+                    ..NodeFacts::NONE
                 },
             )
         })
@@ -318,7 +319,11 @@ proptest! {
         let facts: BTreeMap<String, NodeFacts> = inv
             .nodes()
             .iter()
-            .map(|h| (h.name.clone(), NodeFacts { ipvs, in_container }))
+            .map(|h| (h.name.clone(), NodeFacts {
+                    ipvs,
+                    in_container,
+                    ..NodeFacts::NONE
+                }))
             .collect();
         let cp = plan_control_plane(&inv, &material()).unwrap();
         let nodes = match plan_node_components(&inv, &facts, &node_material()) {

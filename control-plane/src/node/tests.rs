@@ -9,11 +9,13 @@ use crate::testing::{SNAPSHOT_VERSIONS, guides_at};
 const LAB: NodeFacts = NodeFacts {
     ipvs: false,
     in_container: true,
+    ..NodeFacts::NONE
 };
 /// A real host whose kernel has IPVS.
 const METAL: NodeFacts = NodeFacts {
     ipvs: true,
     in_container: false,
+    ..NodeFacts::NONE
 };
 
 #[test]
@@ -160,4 +162,66 @@ fn a_host_without_the_node_role_is_refused_by_name() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn settings_the_runtime_requires_are_rendered_with_their_reason() {
+    let inv = guides_at(SNAPSHOT_VERSIONS[0]);
+    let facts = NodeFacts {
+        image_gc_high_threshold_percent: Some(100),
+        conntrack_max_per_core: Some(0),
+        ..METAL
+    };
+    let k = render_kubelet_config(&inv, "k8s-node1", &facts).unwrap();
+    assert!(
+        k.text.contains("imageGCHighThresholdPercent: 100"),
+        "{}",
+        k.text
+    );
+    assert!(
+        k.adjustments
+            .iter()
+            .any(|a| a.what == "kubelet imageGCHighThresholdPercent: 100"),
+        "{:?}",
+        k.adjustments
+    );
+    let p = render_proxy_config(&inv, "k8s-node1", &facts).unwrap();
+    assert!(p.text.contains("maxPerCore: 0"), "{}", p.text);
+    // Without the settings, a host outside a container keeps the defaults.
+    let plain = render_kubelet_config(&inv, "k8s-node1", &METAL).unwrap();
+    assert!(!plain.text.contains("imageGC"), "{}", plain.text);
+    let plain = render_proxy_config(&inv, "k8s-node1", &METAL).unwrap();
+    assert!(!plain.text.contains("maxPerCore"), "{}", plain.text);
+}
+
+#[test]
+fn the_inventorys_kubelet_settings_are_rendered() {
+    let mut inv = guides_at(SNAPSHOT_VERSIONS[0]);
+    inv.kubernetes.kubelet.image_gc_high_threshold_percent = Some(95);
+    inv.kubernetes
+        .kubelet
+        .eviction_hard
+        .insert("nodefs.available".into(), "1%".into());
+    let k = render_kubelet_config(&inv, "k8s-node1", &METAL).unwrap();
+    assert!(
+        k.text.contains("imageGCHighThresholdPercent: 95"),
+        "{}",
+        k.text
+    );
+    assert!(
+        k.text.contains("evictionHard:\n  nodefs.available: 1%"),
+        "{}",
+        k.text
+    );
+    // What the runtime requires wins.
+    let facts = NodeFacts {
+        image_gc_high_threshold_percent: Some(100),
+        ..METAL
+    };
+    let k = render_kubelet_config(&inv, "k8s-node1", &facts).unwrap();
+    assert!(
+        k.text.contains("imageGCHighThresholdPercent: 100"),
+        "{}",
+        k.text
+    );
 }

@@ -192,6 +192,31 @@ pub fn check_hosts(
                 "neither chrony nor systemd-timesyncd is installed".into(),
             ));
         }
+        if roles.contains(&Role::Master) || roles.contains(&Role::Node) {
+            let missing: Vec<&str> = ["iptables", "iptables-restore"]
+                .into_iter()
+                .filter(|t| !f.tools.iter().any(|have| have == t))
+                .collect();
+            if !missing.is_empty() {
+                out.push(finding(
+                    name,
+                    Error,
+                    "iptables",
+                    format!(
+                        "no {} on the PATH: kube-proxy's iptables mode, the kubelet and the pod network's masquerading need them (install the distribution's iptables package; kubin installs no OS packages)",
+                        missing.join(" or ")
+                    ),
+                ));
+            }
+        }
+        if roles.contains(&Role::Node) && !f.tools.iter().any(|t| t == "conntrack") {
+            out.push(finding(
+                name,
+                Warning,
+                "conntrack",
+                "no conntrack on the PATH: kube-proxy cannot clear stale UDP flows when a service's endpoints change (install the distribution's conntrack package)".into(),
+            ));
+        }
         if f.machine_id.is_empty() || f.machine_id == "uninitialized" {
             out.push(finding(
                 name,

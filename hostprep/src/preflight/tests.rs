@@ -20,6 +20,10 @@ fn good(i: u8) -> HostFacts {
         disk_free: vec![("/".into(), 50 << 30)],
         listening: vec![22],
         chrony_unit: Some("chrony.service".into()),
+        tools: crate::facts::NODE_TOOLS
+            .iter()
+            .map(|t| t.to_string())
+            .collect(),
         ..HostFacts::default()
     }
 }
@@ -234,5 +238,31 @@ fn the_newest_etcd_in_the_bundle_is_chosen_by_version() {
             "etcd-v3.5.10-linux-amd64/etcd",
             "etcd-v3.5.10-linux-amd64/etcdctl"
         ]
+    );
+}
+
+#[test]
+fn masters_and_nodes_need_iptables_nodes_want_conntrack() {
+    check(
+        facts(|h, f| match h {
+            "k8s-master1" => f.tools.clear(),
+            "k8s-node1" => f.tools.retain(|t| t != "conntrack"),
+            _ => f.tools.retain(|t| t != "iptables-restore"),
+        }),
+        &[
+            (
+                "k8s-master1",
+                Severity::Error,
+                "iptables",
+                "no iptables or iptables-restore",
+            ),
+            ("k8s-node1", Severity::Warning, "conntrack", "no conntrack"),
+            (
+                "k8s-node2",
+                Severity::Error,
+                "iptables",
+                "no iptables-restore on the PATH",
+            ),
+        ],
     );
 }

@@ -1,0 +1,382 @@
+//! The proof that kubin's nodes run pods: the real kubin binary deploys etcd, flannel's
+//! config, the control plane and the nodes (containerd, runc, the CNI plugins and the
+//! bundle's images, the daemonless pod network, the kubelet and kube-proxy) on three lab
+//! machines, one of them master and node. Then kubectl from the bundle checks it: every
+//! node Ready, a busybox pod Running on every node, pod to pod across nodes (ping and
+//! nc), a ClusterIP Service in front of a pod on another node, `kubectl logs` and `exec`.
+//! A second `kubin nodes deploy` changes nothing and restarts nothing. The test prints
+//! each machine's memory and each kubelet's start-to-Ready time.
+
+use lab::bundle::images::BUSYBOX_IMAGE;
+use lab::{Lab, LabConfig};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+use tests::kubin::text;
+
+const HOSTS: [&str; 3] = ["k8s-master1", "k8s-node1", "k8s-node2"];
+const UNITS: [&str; 3] = ["containerd", "kubelet", "kube-proxy"];
+
+#[track_caller]
+fn kubin_ok(inv: &Path, args: &[&str]) -> String {
+    let start = Instant::now();
+    let out = tests::kubin::run_ok(inv, args);
+    eprintln!(
+        "kubin {} took {:.1} s",
+        args.join(" "),
+        start.elapsed().as_secs_f64()
+    );
+    out
+}
+
+struct Kubectl<'a> {
+    bin: &'a Path,
+    kubeconfig: &'a Path,
+}
+
+impl Kubectl<'_> {
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(self.bin)
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig)
+            .arg("--request-timeout=20s")
+            .args(args)
+            .output()
+            .expect("kubectl runs")
+    }
+
+    #[track_caller]
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "kubectl {args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    /// `kubectl apply -f -` with `manifest` on stdin.
+    #[track_caller]
+    fn apply(&self, manifest: &str) {
+        use std::io::Write as _;
+        let mut child = Command::new(self.bin)
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig)
+            .args(["apply", "-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("kubectl runs");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(manifest.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "kubectl apply: {}", text(&out));
+    }
+
+    /// `kubectl exec POD -- sh -c SCRIPT`, its output and whether it succeeded.
+    fn exec(&self, pod: &str, script: &str) -> (bool, String) {
+        let out = self.run(&["exec", pod, "--", "sh", "-c", script]);
+        (out.status.success(), text(&out))
+    }
+}
+
+/// Polls `f` every second until it returns `Some`, for at most `timeout`.
+fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(t) = f() {
+            return Some(t);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// Each unit's `ActiveEnterTimestampMonotonic` on every host.
+fn start_times(lab: &Lab) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for host in HOSTS {
+        for u in UNITS {
+            let t = lab
+                .ssh_ok(
+                    host,
+                    &format!("systemctl show -p ActiveEnterTimestampMonotonic --value {u}.service"),
+                )
+                .unwrap();
+            out.push((format!("{host}/{u}"), t.trim().to_string()));
+        }
+    }
+    out
+}
+
+/// Seconds since the epoch of a time `date -d` reads (systemd's and RFC 3339 alike).
+fn epoch(time: &str) -> i64 {
+    let out = Command::new("date")
+        .args(["-u", "+%s", "-d", time.trim()])
+        .output()
+        .expect("date runs");
+    assert!(out.status.success(), "date -d {time:?}: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// A pod pinned to `node` that prints a greeting, then answers every TCP connection on
+/// port 8080 with one line naming itself.
+fn echo_pod(name: &str, node: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+  labels:
+    app: echo
+    pod: {name}
+spec:
+  nodeName: {node}
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: echo
+    image: {BUSYBOX_IMAGE}
+    imagePullPolicy: Never
+    command:
+    - sh
+    - -c
+    - echo "hello from $(hostname) on {node}"; while true; do echo "pong from $(hostname)" | nc -l -p 8080; done
+    ports:
+    - containerPort: 8080
+"#
+    )
+}
+
+#[test]
+fn pods_run_and_reach_each_other_across_the_lab() {
+    let total = Instant::now();
+    let lab = Lab::up(&LabConfig::guides("rtpods")).expect("lab up");
+    let inv = lab.inventory_path().to_path_buf();
+    // One master that is also a node, and two nodes.
+    let yaml = std::fs::read_to_string(&inv).unwrap();
+    let yaml = yaml.replace("roles: [master, etcd]\n", "roles: [master, etcd, node]\n");
+    assert!(yaml.contains("roles: [master, etcd, node]"), "{yaml}");
+    std::fs::write(&inv, yaml).unwrap();
+    let bin = lab.bundle_path().join("kubernetes/server/bin/kubectl");
+    let dir = tempfile::tempdir().unwrap();
+
+    let preflight = kubin_ok(&inv, &["preflight"]);
+    assert!(preflight.contains("0 error(s)"), "{preflight}");
+    kubin_ok(&inv, &["prepare", "--timeout", "10s"]);
+    kubin_ok(&inv, &["etcd", "deploy"]);
+    kubin_ok(&inv, &["flannel", "set"]);
+    kubin_ok(&inv, &["control-plane", "deploy"]);
+    let dry = kubin_ok(&inv, &["nodes", "deploy", "--dry-run"]);
+    assert!(dry.contains("dry run: nothing was changed"), "{dry}");
+    let unit = lab
+        .ssh(
+            "k8s-node1",
+            "test -e /etc/containerd/config.toml && echo written",
+        )
+        .unwrap();
+    assert!(
+        !text(&unit).contains("written"),
+        "a dry run wrote containerd's config"
+    );
+    let deployed = Instant::now();
+    let out = kubin_ok(&inv, &["nodes", "deploy", "--timeout", "4m"]);
+    let deploy_secs = deployed.elapsed().as_secs_f64();
+    eprintln!("{out}");
+    assert!(out.contains("every node is Ready"), "{out}");
+    assert!(out.contains("snapshotter native"), "{out}");
+
+    let admin = dir.path().join("admin.kubeconfig");
+    kubin_ok(&inv, &["kubeconfig", "-o", admin.to_str().unwrap()]);
+    let k = Kubectl {
+        bin: &bin,
+        kubeconfig: &admin,
+    };
+
+    // Every node Ready, as kubectl sees it.
+    let nodes = k.ok(&["get", "nodes", "-o", "wide"]);
+    eprintln!("kubectl get nodes -o wide:\n{nodes}");
+    for host in HOSTS {
+        let ready = k.ok(&[
+            "get",
+            "node",
+            host,
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+        ]);
+        assert_eq!(ready.trim(), "True", "{host} is not Ready:\n{nodes}");
+    }
+    // Serving CSRs approved by kubin's policy.
+    let csrs = k.ok(&["get", "csr"]);
+    eprintln!("kubectl get csr:\n{csrs}");
+    assert!(
+        csrs.lines()
+            .filter(|l| l.contains("kubernetes.io/kubelet-serving"))
+            .filter(|l| l.contains("Approved,Issued"))
+            .count()
+            >= HOSTS.len(),
+        "{csrs}"
+    );
+
+    // From each kubelet's start to its node's Ready.
+    let mut ready_after = Vec::new();
+    for host in HOSTS {
+        let started = lab
+            .ssh_ok(
+                host,
+                "systemctl show -p ActiveEnterTimestamp --value kubelet",
+            )
+            .unwrap();
+        let ready = k.ok(&[
+            "get",
+            "node",
+            host,
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Ready\")].lastTransitionTime}",
+        ]);
+        ready_after.push((host, epoch(&ready) - epoch(&started)));
+    }
+
+    // A busybox pod on every node.
+    let pods: Vec<(String, &str)> = HOSTS
+        .iter()
+        .map(|h| (format!("echo-{}", h.trim_start_matches("k8s-")), *h))
+        .collect();
+    let applied = Instant::now();
+    for (name, node) in &pods {
+        k.apply(&echo_pod(name, node));
+    }
+    let waited = k.run(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod",
+        "-l",
+        "app=echo",
+        "--timeout=180s",
+    ]);
+    let listing = k.ok(&["get", "pods", "-o", "wide"]);
+    eprintln!("kubectl get pods -o wide:\n{listing}");
+    assert!(waited.status.success(), "{}", text(&waited));
+    let running_after = applied.elapsed().as_secs_f64();
+    let ip = |pod: &str| k.ok(&["get", "pod", pod, "-o", "jsonpath={.status.podIP}"]);
+    let ips: Vec<String> = pods.iter().map(|(p, _)| ip(p)).collect();
+    for ((pod, node), ip) in pods.iter().zip(&ips) {
+        let on = k.ok(&["get", "pod", pod, "-o", "jsonpath={.spec.nodeName}"]);
+        assert_eq!(on.trim(), *node);
+        assert!(ip.starts_with("172.17."), "{pod} has IP {ip:?}");
+    }
+
+    // Pod to pod across nodes, both ways round the lab: ping (the guides' check) and a
+    // TCP connection answered by the other pod.
+    for (i, (from, _)) in pods.iter().enumerate() {
+        let (to, to_node) = &pods[(i + 1) % pods.len()];
+        let to_ip = &ips[(i + 1) % pods.len()];
+        let (ok, out) = k.exec(from, &format!("ping -c 1 -W 3 {to_ip}"));
+        assert!(ok, "{from} cannot ping {to} ({to_ip}) on {to_node}: {out}");
+        let (_, out) = k.exec(from, &format!("nc -w 3 {to_ip} 8080 </dev/null"));
+        assert!(
+            out.contains(&format!("pong from {to}")),
+            "{from} -> {to} ({to_ip}:8080) on {to_node}: {out:?}"
+        );
+        eprintln!("{from} -> {to} on {to_node}: ping ok, {}", out.trim());
+    }
+
+    // A ClusterIP Service in front of the pod on k8s-node2, reached from the master's pod.
+    k.apply(
+        r#"apiVersion: v1
+kind: Service
+metadata:
+  name: echo-node2
+spec:
+  type: ClusterIP
+  selector:
+    pod: echo-node2
+  ports:
+  - port: 80
+    targetPort: 8080
+"#,
+    );
+    let cluster_ip = k.ok(&[
+        "get",
+        "svc",
+        "echo-node2",
+        "-o",
+        "jsonpath={.spec.clusterIP}",
+    ]);
+    let answer = poll(Duration::from_secs(60), || {
+        let (_, out) = k.exec(
+            "echo-master1",
+            &format!("nc -w 3 {cluster_ip} 80 </dev/null"),
+        );
+        out.contains("pong from echo-node2").then_some(out)
+    });
+    assert!(
+        answer.is_some(),
+        "echo-master1 never reached service echo-node2 at {cluster_ip}:80"
+    );
+    eprintln!(
+        "echo-master1 -> service echo-node2 ({cluster_ip}:80): {}",
+        answer.unwrap().trim()
+    );
+
+    // kubectl logs and exec go through the apiserver to each kubelet's serving certificate.
+    for (pod, node) in &pods {
+        let logs = k.ok(&["logs", pod]);
+        assert!(
+            logs.contains(&format!("hello from {pod} on {node}")),
+            "{pod}: {logs:?}"
+        );
+        let (ok, out) = k.exec(pod, "hostname");
+        assert!(
+            ok && out.trim() == pod,
+            "kubectl exec {pod} hostname: {out:?}"
+        );
+    }
+    eprintln!("kubectl logs and exec: ok on every node");
+
+    // A second deploy: no change, no unit restarted.
+    let before = start_times(&lab);
+    let again = Instant::now();
+    let out = kubin_ok(&inv, &["nodes", "deploy"]);
+    let rerun_secs = again.elapsed().as_secs_f64();
+    eprintln!("second nodes deploy:\n{out}");
+    assert!(out.contains("node components: 0 change(s)"), "{out}");
+    assert!(
+        !out.lines().any(|l| l.starts_with("  ~ ")),
+        "a re-run changed something:\n{out}"
+    );
+    let after = start_times(&lab);
+    assert_eq!(before, after, "a re-run restarted a unit");
+
+    // Figures for the note.
+    eprintln!("\nfigures:");
+    eprintln!("  kubin nodes deploy (runtime, network, kubelets, CSRs, Ready): {deploy_secs:.1} s");
+    eprintln!("  second kubin nodes deploy (no change): {rerun_secs:.1} s");
+    for (host, secs) in &ready_after {
+        eprintln!("  {host}: kubelet start to node Ready: {secs} s");
+    }
+    eprintln!("  pods applied to all Ready: {running_after:.1} s");
+    for host in HOSTS {
+        // The machine's own memory cgroup (nspawn shows the machine its own subtree).
+        let mem = lab
+            .ssh_ok(
+                host,
+                "u=$(cat /sys/fs/cgroup/memory/memory.usage_in_bytes); \
+                 rss=$(awk '$1==\"total_rss\"{print $2}' /sys/fs/cgroup/memory/memory.stat); \
+                 cache=$(awk '$1==\"total_cache\"{print $2}' /sys/fs/cgroup/memory/memory.stat); \
+                 echo \"$((u/1048576)) MiB in use ($((rss/1048576)) MiB rss, $((cache/1048576)) MiB cache)\"",
+            )
+            .unwrap();
+        eprintln!("  {host}: memory {}", mem.trim());
+    }
+    let down = Instant::now();
+    lab.down().expect("lab down");
+    eprintln!(
+        "  lab with pods down in {:.1} s",
+        down.elapsed().as_secs_f64()
+    );
+    eprintln!("  whole test: {:.1} s", total.elapsed().as_secs_f64());
+}

@@ -1,6 +1,6 @@
 //! The inventory (`cluster.yaml`) a lab writes for its machines: the guides' topology (the
-//! first host master and etcd, the others node and etcd), absolute paths into the lab state
-//! for the SSH key, known_hosts and PKI, and the bundle in the cache.
+//! first host master and etcd, the others nodes, etcd on the first three), absolute paths
+//! into the lab state for the SSH key, known_hosts and PKI, and the bundle in the cache.
 
 use crate::LabHost;
 use std::path::Path;
@@ -26,12 +26,16 @@ pub struct InventorySpec<'a> {
 /// bridge interface (and no default route), so a node reaches ClusterIPs.
 pub const SERVICE_CIDR: &str = "10.0.0.0/24";
 
+/// How many machines run etcd: the guides' three members (fewer in a smaller lab); a larger
+/// lab adds nodes, not members.
+pub const ETCD_MEMBERS: usize = 3;
+
 /// The roles of host number `i` in the guides' topology.
 pub fn roles(i: usize) -> &'static str {
-    if i == 0 {
-        "[master, etcd]"
-    } else {
-        "[node, etcd]"
+    match i {
+        0 => "[master, etcd]",
+        i if i < ETCD_MEMBERS => "[node, etcd]",
+        _ => "[node]",
     }
 }
 
@@ -145,7 +149,7 @@ mod tests {
             let (inv, warnings) = inventory::Inventory::from_yaml(&text, "lab").unwrap();
             assert_eq!(inv.hosts.len(), n);
             assert_eq!(inv.masters().len(), 1);
-            assert_eq!(inv.etcd_members().len(), n);
+            assert_eq!(inv.etcd_members().len(), n.min(ETCD_MEMBERS));
             assert_eq!(inv.nodes().len(), n - 1);
             // An even member count is worth a warning, nothing else is.
             assert!(warnings.len() <= 1, "{warnings:?}");

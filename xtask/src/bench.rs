@@ -3,6 +3,7 @@
 mod apply;
 mod cpu;
 mod csr;
+mod deploy;
 mod etcd;
 mod pki;
 
@@ -28,6 +29,9 @@ enum Which {
     /// 200 kubelet client CSRs at once: `kubin csr approve --watch` against the guides'
     /// `kubectl certificate approve` loop.
     Csr(csr::Args),
+    /// `kubin deploy` from bare lab machines to every node Ready, and the re-run: 3 and 12
+    /// machines, with kubin's CPU time and each machine's.
+    Deploy(deploy::Args),
 }
 
 /// Runs the chosen benchmark.
@@ -37,6 +41,7 @@ pub fn run(args: Args) -> Result<()> {
         Which::Apply(a) => apply::run(a),
         Which::Etcd(a) => etcd::run(a),
         Which::Csr(a) => csr::run(a),
+        Which::Deploy(a) => deploy::run(a),
     }
 }
 

@@ -124,6 +124,7 @@ mod tests {
             &["bench", "apply"],
             &["bench", "etcd"],
             &["bench", "csr"],
+            &["bench", "deploy", "--hosts", "3"],
         ] {
             check(args, &[EnsurePackages, Run]);
         }

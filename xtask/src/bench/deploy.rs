@@ -1,0 +1,204 @@
+//! `cargo xtask bench deploy`: `kubin deploy` on bare lab machines until every node is
+//! Ready, then the no-change re-run, for 3 machines (the guides' topology) and for 12 (one
+//! master, eleven nodes, etcd on three), with kubin's own CPU time and each machine's, so
+//! the scaling can be judged on a machine whose cores all lab machines share.
+
+use super::cpu;
+use anyhow::{Context, Result, bail, ensure};
+use lab::{Lab, LabConfig};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The targets for 3 machines: bare to Ready, and the re-run.
+const TARGET_FIRST: Duration = Duration::from_secs(90);
+const TARGET_RERUN: Duration = Duration::from_secs(5);
+/// How long the nodes may take to report Ready once `kubin deploy` returned.
+const READY_WAIT: Duration = Duration::from_secs(300);
+/// Where each run's output is kept (the lab's state goes when it does).
+const LOGS: &str = "/var/cache/kubin/logs";
+
+/// Arguments of `cargo xtask bench deploy`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Lab sizes to measure, in order.
+    #[arg(long, value_delimiter = ',', default_value = "3,12")]
+    hosts: Vec<usize>,
+    /// Measure the dev build instead of the release build kubin ships as.
+    #[arg(long)]
+    dev_profile: bool,
+    /// Leave the last lab running afterwards (`cargo xtask lab down bench-deployN`).
+    #[arg(long)]
+    keep_lab: bool,
+}
+
+/// One timed `kubin deploy`.
+struct Run {
+    wall: Duration,
+    kubin_cpu: f64,
+    hosts_cpu: BTreeMap<String, f64>,
+}
+
+/// Runs `kubin deploy -f INVENTORY`, measuring its wall time, its own CPU time and each
+/// lab machine's.
+fn deploy(kubin: &Path, lab: &Lab, log: &Path) -> Result<Run> {
+    let before = cpu::lab_machines_secs(lab);
+    let cpu0 = cpu::children_secs();
+    let start = Instant::now();
+    let out = Command::new(kubin)
+        .args(["deploy", "-f"])
+        .arg(lab.inventory_path())
+        .output()
+        .context("cannot run kubin deploy")?;
+    let wall = start.elapsed();
+    let kubin_cpu = cpu::children_secs() - cpu0;
+    let after = cpu::lab_machines_secs(lab);
+    std::fs::write(log, [out.stdout.as_slice(), out.stderr.as_slice()].concat())?;
+    if !out.status.success() {
+        bail!(
+            "kubin deploy on lab {} failed ({}), its output is in {}:\n{}",
+            lab.name(),
+            out.status,
+            log.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let hosts_cpu = after
+        .iter()
+        .map(|(h, s)| (h.clone(), s - before.get(h).copied().unwrap_or(0.0)))
+        .collect();
+    Ok(Run {
+        wall,
+        kubin_cpu,
+        hosts_cpu,
+    })
+}
+
+/// `kubectl get nodes` through the admin kubeconfig kubin writes: (Ready, listed).
+fn ready_nodes(kubin: &Path, lab: &Lab) -> Result<(usize, usize, String)> {
+    let kubeconfig = lab.state_dir().join("admin.kubeconfig");
+    let st = Command::new(kubin)
+        .args(["kubeconfig", "-f"])
+        .arg(lab.inventory_path())
+        .arg("-o")
+        .arg(&kubeconfig)
+        .output()?;
+    ensure!(st.status.success(), "kubin kubeconfig failed");
+    let kubectl = lab.bundle_path().join("kubernetes/server/bin/kubectl");
+    let out = Command::new(&kubectl)
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["get", "nodes", "-o", "wide", "--no-headers"])
+        .output()
+        .with_context(|| format!("cannot run {}", kubectl.display()))?;
+    ensure!(
+        out.status.success(),
+        "kubectl get nodes failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let listed = text.lines().count();
+    let ready = text
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("Ready"))
+        .count();
+    Ok((ready, listed, text))
+}
+
+fn cpu_line(run: &Run) -> String {
+    let total: f64 = run.hosts_cpu.values().sum();
+    let per: Vec<String> = run
+        .hosts_cpu
+        .iter()
+        .map(|(h, s)| format!("{h} {s:.1}"))
+        .collect();
+    format!(
+        "kubin CPU {:.2} s; machines' CPU {total:.1} s ({})",
+        run.kubin_cpu,
+        per.join(", ")
+    )
+}
+
+/// One lab size: bring it up bare, deploy, check Ready, re-run.
+fn measure(kubin: &Path, hosts: usize, keep: bool) -> Result<(Run, Run)> {
+    let name = format!("bench-deploy{hosts}");
+    eprintln!("bench deploy: bringing lab {name} up with {hosts} bare machines ...");
+    let lab = Lab::up(&LabConfig {
+        name: name.clone(),
+        hosts,
+    })?;
+    let logs = Path::new(LOGS);
+    std::fs::create_dir_all(logs)?;
+    let mut first = deploy(kubin, &lab, &logs.join(format!("{name}-first.log")))?;
+    // Bare to Ready: if the deploy returns before the kubelets report Ready, the wait
+    // counts too.
+    let nodes = hosts - 1;
+    let waited = Instant::now();
+    let table = loop {
+        let (ready, listed, table) = ready_nodes(kubin, &lab)?;
+        if ready == nodes && listed == nodes {
+            break table;
+        }
+        ensure!(
+            waited.elapsed() < READY_WAIT,
+            "{ready} of {listed} listed nodes Ready {} s after kubin deploy returned, {nodes} expected:\n{table}",
+            READY_WAIT.as_secs()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    first.wall += waited.elapsed();
+    println!("{hosts} machines, after the first deploy:\n{table}");
+    let rerun = deploy(kubin, &lab, &logs.join(format!("{name}-rerun.log")))?;
+    if keep {
+        lab.keep();
+    } else {
+        lab.down()?;
+    }
+    Ok((first, rerun))
+}
+
+/// Runs the benchmark.
+pub fn run(args: Args) -> Result<()> {
+    ensure!(
+        args.hosts.iter().all(|&n| n >= 2),
+        "--hosts: every lab needs a master and at least one node"
+    );
+    let kubin: PathBuf = super::kubin_path(args.dev_profile)?;
+    let mut rows = Vec::new();
+    for (i, &n) in args.hosts.iter().enumerate() {
+        let keep = args.keep_lab && i + 1 == args.hosts.len();
+        rows.push((n, measure(&kubin, n, keep)?));
+    }
+    println!("\nbench deploy: `kubin deploy` from bare lab machines to every node Ready, then the re-run");
+    println!("{:>8} {:>14} {:>10} {:>10}", "machines", "bare→Ready s", "re-run s", "target");
+    let mut missed = Vec::new();
+    for (n, (first, rerun)) in &rows {
+        let target = if *n == 3 {
+            format!(
+                "{}/{} s",
+                TARGET_FIRST.as_secs(),
+                TARGET_RERUN.as_secs()
+            )
+        } else {
+            "-".into()
+        };
+        println!(
+            "{n:>8} {:>14.1} {:>10.2} {target:>10}",
+            first.wall.as_secs_f64(),
+            rerun.wall.as_secs_f64()
+        );
+        println!("         first:  {}", cpu_line(first));
+        println!("         re-run: {}", cpu_line(rerun));
+        if *n == 3 && first.wall > TARGET_FIRST {
+            missed.push(format!("3 machines bare→Ready {:.1} s", first.wall.as_secs_f64()));
+        }
+        if *n == 3 && rerun.wall > TARGET_RERUN {
+            missed.push(format!("3 machines re-run {:.2} s", rerun.wall.as_secs_f64()));
+        }
+    }
+    if !missed.is_empty() {
+        println!("above target: {}", missed.join("; "));
+    }
+    Ok(())
+}

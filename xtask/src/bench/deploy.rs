@@ -170,16 +170,17 @@ pub fn run(args: Args) -> Result<()> {
         let keep = args.keep_lab && i + 1 == args.hosts.len();
         rows.push((n, measure(&kubin, n, keep)?));
     }
-    println!("\nbench deploy: `kubin deploy` from bare lab machines to every node Ready, then the re-run");
-    println!("{:>8} {:>14} {:>10} {:>10}", "machines", "bare→Ready s", "re-run s", "target");
+    println!(
+        "\nbench deploy: `kubin deploy` from bare lab machines to every node Ready, then the re-run"
+    );
+    println!(
+        "{:>8} {:>14} {:>10} {:>10}",
+        "machines", "bare→Ready s", "re-run s", "target"
+    );
     let mut missed = Vec::new();
     for (n, (first, rerun)) in &rows {
         let target = if *n == 3 {
-            format!(
-                "{}/{} s",
-                TARGET_FIRST.as_secs(),
-                TARGET_RERUN.as_secs()
-            )
+            format!("{}/{} s", TARGET_FIRST.as_secs(), TARGET_RERUN.as_secs())
         } else {
             "-".into()
         };
@@ -191,10 +192,16 @@ pub fn run(args: Args) -> Result<()> {
         println!("         first:  {}", cpu_line(first));
         println!("         re-run: {}", cpu_line(rerun));
         if *n == 3 && first.wall > TARGET_FIRST {
-            missed.push(format!("3 machines bare→Ready {:.1} s", first.wall.as_secs_f64()));
+            missed.push(format!(
+                "3 machines bare→Ready {:.1} s",
+                first.wall.as_secs_f64()
+            ));
         }
         if *n == 3 && rerun.wall > TARGET_RERUN {
-            missed.push(format!("3 machines re-run {:.2} s", rerun.wall.as_secs_f64()));
+            missed.push(format!(
+                "3 machines re-run {:.2} s",
+                rerun.wall.as_secs_f64()
+            ));
         }
     }
     if !missed.is_empty() {

@@ -168,7 +168,11 @@ fn bad_flannel_settings() {
 #[test]
 fn pod_network_modes() {
     let (inv, _) = Inventory::from_yaml(GOOD, "cluster.yaml").unwrap();
-    assert_eq!(inv.network.pod_network, PodNetwork::Flannel, "the guides' default");
+    assert_eq!(
+        inv.network.pod_network,
+        PodNetwork::Flannel,
+        "the guides' default"
+    );
     let (inv, _) =
         Inventory::from_yaml(&edit("pod_network: flannel", "pod_network: routes"), "c").unwrap();
     assert_eq!(inv.network.pod_network, PodNetwork::Routes);

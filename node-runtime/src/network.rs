@@ -66,8 +66,9 @@ pub fn remove_flannel_conflist() -> CommandSpec {
 }
 
 /// Leaves the daemonless mode behind on a host switched to flannel, once: when the routes
-/// unit is there, stops and removes it, its script and kubin's conflist, and deletes the
-/// routes through other nodes in the pod range (flanneld makes its own).
+/// unit is there, stops and removes it, its script and kubin's conflist, deletes the routes
+/// through other nodes in the pod range and the masquerading rule (flanneld makes its
+/// own).
 pub fn leave_routes_mode(inv: &Inventory) -> CommandSpec {
     let script = inv.paths.kubernetes_bin.join(ROUTES_SCRIPT);
     let unit_file = inv.paths.systemd_units.join(ROUTES_UNIT);
@@ -78,7 +79,7 @@ pub fn leave_routes_mode(inv: &Inventory) -> CommandSpec {
             "remove the daemonless pod network ({ROUTES_UNIT}, {CNI_CONFLIST}, routes in {pod_cidr}): flannel replaces it"
         ),
         &format!(
-            "systemctl disable --now {ROUTES_UNIT} 2>/dev/null || true; rm -f {unit} {script} {CNI_CONFLIST}; systemctl daemon-reload; {prune}",
+            "systemctl disable --now {ROUTES_UNIT} 2>/dev/null || true; rm -f {unit} {script} {CNI_CONFLIST}; systemctl daemon-reload; {prune}; iptables -t nat -S POSTROUTING 2>/dev/null | grep -- '--comment kubin-pod-egress' | sed 's/^-A //' | while read -r r; do eval \"iptables -t nat -D $r\"; done",
             unit = plan::shell::quote_path(&unit_file),
             script = plan::shell::quote_path(&script),
             prune = prune.command,

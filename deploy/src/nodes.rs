@@ -143,9 +143,10 @@ pub fn check_pod_network_bundle(inv: &Inventory) -> Result<(), Error> {
     }
     Err(Error::RuntimeBundle {
         bundle: dir.clone(),
+        // The error names the bundle once; each file relative to it.
         problem: missing
             .into_iter()
-            .map(|f| f.message)
+            .map(|f| f.message.replacen(&format!("{}/", dir.display()), "", 1))
             .collect::<Vec<_>>()
             .join("; "),
     })

@@ -99,7 +99,15 @@ fn flannel_mode_without_flanneld_fails_preflight_and_changes_nothing() {
     let shown = text(&out);
     eprintln!("kubin nodes deploy (flannel mode):\n{shown}");
     assert!(!out.status.success(), "{shown}");
-    for needle in [flanneld.as_str(), plugin.as_str(), fix] {
+    assert!(
+        shown.contains(&format!("the bundle {}: ", bundle.display())),
+        "{shown}"
+    );
+    for needle in [
+        "flannel-v0.10.0-linux-amd64/flanneld is missing",
+        "cni-plugins-linux-amd64-v1.1.1/flannel is missing",
+        fix,
+    ] {
         assert!(shown.contains(needle), "no {needle:?} in:\n{shown}");
     }
     assert!(

@@ -3,7 +3,10 @@
 
 use crate::{Error, Session};
 use executor::Report;
-use hostprep::preflight::{Finding, Severity, check_bundle, check_hosts, inspect_bundle};
+use hostprep::preflight::{
+    Finding, Severity, check_bundle, check_hosts, check_pod_network, inspect_bundle,
+    inspect_pod_network,
+};
 use inventory::Inventory;
 use std::collections::BTreeMap;
 
@@ -43,7 +46,10 @@ pub fn preflight(s: &mut Session, names: &[String]) -> Result<Vec<Finding>, Erro
     checked.hosts.retain(|h| selected.contains(&h.name));
     let mut findings = check_hosts(&checked, &facts, &why);
     match &s.inventory.bundle {
-        Some(dir) => findings.extend(check_bundle(&inspect_bundle(dir))),
+        Some(dir) => {
+            findings.extend(check_bundle(&inspect_bundle(dir)));
+            findings.extend(check_pod_network(&inspect_pod_network(dir, &s.inventory)));
+        }
         None => findings.push(Finding {
             host: "bundle".into(),
             severity: Severity::Warning,

@@ -1,5 +1,6 @@
 //! The nodes phase: the container runtime (containerd, runc, the CNI plugins, the images)
-//! and the daemonless pod network from `node_runtime`, then the kubelet and kube-proxy
+//! and the pod network (the daemonless routes from `node_runtime`, or flanneld and its CNI
+//! config from `flannel_net`, as `network.pod_network` says), then the kubelet and kube-proxy
 //! adjusted to what each host is, then CSR approval by policy (client and serving) until
 //! every node has its certificates, then a wait until every node is Ready.
 
@@ -8,7 +9,7 @@ use crate::pki::PkiReport;
 use crate::poll::poll_until;
 use crate::{Error, Session};
 use control_plane::{Layout, NodeFacts};
-use inventory::{Inventory, Role};
+use inventory::{Inventory, PodNetwork, Role};
 use k8s_openapi::api::core::v1::{Node, NodeCondition};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use node_bootstrap::online::{self, Action, WatchConfig, WatchEnd};
@@ -129,6 +130,56 @@ pub fn node_facts(facts: &RuntimeFacts, adjustments: &[Adjustment]) -> NodeFacts
     n
 }
 
+/// In flannel mode, refuses a bundle without flanneld or the flannel CNI plugin, naming
+/// each missing file and the fix, before anything is made or changed.
+pub fn check_pod_network_bundle(inv: &Inventory) -> Result<(), Error> {
+    let Some(dir) = &inv.bundle else {
+        return Ok(());
+    };
+    let missing =
+        hostprep::preflight::check_pod_network(&hostprep::preflight::inspect_pod_network(dir, inv));
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::RuntimeBundle {
+        bundle: dir.clone(),
+        // The error names the bundle once; each file relative to it.
+        problem: missing
+            .into_iter()
+            .map(|f| f.message.replacen(&format!("{}/", dir.display()), "", 1))
+            .collect::<Vec<_>>()
+            .join("; "),
+    })
+}
+
+/// flannel's binaries from the bundle's `flannel-v<version>-linux-amd64/`: flanneld, and
+/// `mk-docker-opts.sh` when it is there.
+fn flannel_binaries(inv: &Inventory) -> Result<flannel_net::render::Binaries, Error> {
+    let dir = inv
+        .bundle
+        .as_ref()
+        .ok_or_else(|| Error::RuntimeBundle {
+            bundle: Default::default(),
+            problem:
+                "the inventory names no bundle; network.pod_network: flannel runs flanneld from it"
+                    .into(),
+        })?
+        .join(inv.flannel_bundle_dir());
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read(&path).map_err(|source| Error::Read { path, source })
+    };
+    let mk = dir.join("mk-docker-opts.sh");
+    Ok(flannel_net::render::Binaries {
+        flanneld: read("flanneld")?,
+        mk_docker_opts: if mk.is_file() {
+            Some(read("mk-docker-opts.sh")?)
+        } else {
+            None
+        },
+    })
+}
+
 /// The nodes whose kubelet already holds its client and serving certificates (in its
 /// `--cert-dir`): the approver waits only for the others.
 fn with_certificate(s: &mut Session, nodes: &[String]) -> Vec<String> {
@@ -217,6 +268,7 @@ pub fn readiness(
 /// by `timeout`; then a wait, bounded by `timeout` again, until every node is Ready. A dry
 /// run writes nothing, locally or on a host.
 pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Error> {
+    check_pod_network_bundle(&s.inventory)?;
     let Some(m) = kubernetes::material(s, opts.dry_run, "node components")? else {
         return Ok(DeployReport {
             pki: crate::pki::check(&s.inventory)?,
@@ -269,6 +321,31 @@ pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Erro
     // One plan: the runtime and the pod network first (phases are barriers), so every
     // kubelet starts with containerd already serving.
     let mut plan = runtime.plan;
+    if inv.network.pod_network == PodNetwork::Flannel {
+        // flanneld on every master and node with its etcd client certificate, and the
+        // flannel conflist; flanneld reads its network from etcd, written first.
+        let inputs = flannel_net::NodeInputs {
+            certs: Some(crate::etcd_access::client_tls(&inv, &s.settings.etcd)?),
+            binaries: Some(flannel_binaries(&inv)?),
+            images: flannel_net::render::Images::for_version(inv.network.flannel.version),
+        };
+        plan.phases
+            .extend(flannel_net::plan_node(&inv, &inputs)?.phases);
+        if !opts.dry_run {
+            let note = match crate::flannel::set(s, false)? {
+                crate::flannel::SetOutcome::Created { location, .. } => {
+                    format!("flannel's network config written to {location}")
+                }
+                crate::flannel::SetOutcome::Unchanged { location } => {
+                    format!("flannel's network config unchanged at {location}")
+                }
+                crate::flannel::SetOutcome::Replaced { location, .. } => {
+                    format!("flannel's network config replaced at {location}")
+                }
+            };
+            s.note(note);
+        }
+    }
     plan.phases.extend(components.phases);
     // The nodes' last heartbeats before the apply, to tell a restarted kubelet's Ready
     // from its predecessor's (none when the apiserver does not answer: a first deploy).

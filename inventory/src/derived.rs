@@ -34,6 +34,14 @@ impl Inventory {
         self.hosts.iter().find(|h| h.name == name)
     }
 
+    /// The bundle's directory for flannel's release tarball,
+    /// `flannel-v<network.flannel.version>-linux-amd64` (the tarball unpacks `flanneld` and
+    /// `mk-docker-opts.sh` without a directory of its own, so the bundle names one after
+    /// it).
+    pub fn flannel_bundle_dir(&self) -> String {
+        format!("flannel-v{}-linux-amd64", self.network.flannel.version)
+    }
+
     /// The etcd members, in file order.
     pub fn etcd_members(&self) -> Vec<&Host> {
         self.with_role(Role::Etcd).collect()

@@ -20,6 +20,9 @@ kubernetes:
 network:
   # The pod network flannel hands out per-node subnets from.
   pod_cidr: 172.17.0.0/16
+  # flannel: flanneld and the flannel CNI plugin from the bundle (the guides'); routes:
+  # no daemon, static routes to every node's pod subnet (hosts on one L2 segment only).
+  pod_network: flannel
   # containerd for current clusters; docker only before Kubernetes 1.24.
   runtime: containerd
   flannel:

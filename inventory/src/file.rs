@@ -122,6 +122,11 @@ pub struct KubeletFile {
 pub struct NetworkFile {
     /// The pod network (guides: `172.17.0.0/16`).
     pub pod_cidr: String,
+    /// How pods on different hosts reach each other: `flannel` (flanneld and the flannel
+    /// CNI plugin, the guides') or `routes` (daemonless: static routes between hosts on
+    /// one L2 segment).
+    #[serde(default = "default_pod_network")]
+    pub pod_network: String,
     /// Flannel settings.
     #[serde(default)]
     pub flannel: FlannelFile,
@@ -259,6 +264,10 @@ fn default_cluster_domain() -> String {
 fn default_runtime() -> String {
     "containerd".into()
 }
+fn default_pod_network() -> String {
+    "flannel".into()
+}
+
 fn default_flannel_version() -> String {
     "0.22.0".into()
 }

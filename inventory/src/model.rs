@@ -78,10 +78,34 @@ pub enum Runtime {
 pub struct Network {
     /// The pod network.
     pub pod_cidr: Ipv4Net,
+    /// How pods on different hosts reach each other.
+    pub pod_network: PodNetwork,
     /// Flannel.
     pub flannel: Flannel,
     /// The container runtime.
     pub runtime: Runtime,
+}
+
+/// How pods on different hosts reach each other (`network.pod_network`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PodNetwork {
+    /// flanneld on every master and node, leasing subnets through etcd, and the flannel CNI
+    /// plugin (the guides'); both come from the bundle.
+    Flannel,
+    /// No daemon: each node's pod subnet is derived from its address, a `bridge` +
+    /// `host-local` CNI config uses it, and every host has a static route to every other
+    /// node's subnet. Only for hosts on one L2 segment.
+    Routes,
+}
+
+impl PodNetwork {
+    /// The inventory's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Flannel => "flannel",
+            Self::Routes => "routes",
+        }
+    }
 }
 
 /// Flannel's backend type.

@@ -135,6 +135,19 @@ pub(crate) fn validate(
             Runtime::Containerd
         }
     };
+    let pod_network = match n.pod_network.as_str() {
+        "flannel" => PodNetwork::Flannel,
+        "routes" => PodNetwork::Routes,
+        other => {
+            f.error(
+                "network.pod_network",
+                format!(
+                    "{other:?} is not a pod network kubin sets up (flannel: flanneld and the flannel CNI plugin from the bundle; routes: daemonless, hosts on one L2 segment)"
+                ),
+            );
+            PodNetwork::Flannel
+        }
+    };
     let fl = &n.flannel;
     let flannel_version = match fl.version.parse::<Version>() {
         Ok(v) if v < MIN_FLANNEL => {
@@ -246,6 +259,7 @@ pub(crate) fn validate(
         },
         network: Network {
             pod_cidr,
+            pod_network,
             flannel: Flannel {
                 version: flannel_version,
                 backend,

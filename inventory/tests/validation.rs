@@ -1,6 +1,6 @@
 //! Every kind of bad inventory gives a clear error naming the path and the value.
 
-use inventory::{Error, Inventory, Severity};
+use inventory::{Error, Inventory, PodNetwork, Severity};
 
 const GOOD: &str = inventory::example::GUIDES_EXAMPLE;
 
@@ -163,6 +163,27 @@ fn bad_flannel_settings() {
         "\"vxlan2\" is not a flannel backend",
     );
     check_error(&text, "network.flannel.etcd_prefix", "must start with /");
+}
+
+#[test]
+fn pod_network_modes() {
+    let (inv, _) = Inventory::from_yaml(GOOD, "cluster.yaml").unwrap();
+    assert_eq!(
+        inv.network.pod_network,
+        PodNetwork::Flannel,
+        "the guides' default"
+    );
+    let (inv, _) =
+        Inventory::from_yaml(&edit("pod_network: flannel", "pod_network: routes"), "c").unwrap();
+    assert_eq!(inv.network.pod_network, PodNetwork::Routes);
+    // Absent: flannel, as the guides.
+    let (inv, _) = Inventory::from_yaml(&edit("pod_network: flannel", ""), "c").unwrap();
+    assert_eq!(inv.network.pod_network, PodNetwork::Flannel);
+    check_error(
+        &edit("pod_network: flannel", "pod_network: calico"),
+        "network.pod_network",
+        "\"calico\" is not a pod network kubin sets up (flannel: ",
+    );
 }
 
 #[test]

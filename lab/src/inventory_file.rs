@@ -70,6 +70,9 @@ kubernetes:
 
 network:
   pod_cidr: 172.17.0.0/16
+  # The daemonless pod network: flanneld's binary is in no registry reachable here, so the
+  # bundle has none; the machines share one bridge, so static routes between them do.
+  pod_network: routes
   runtime: containerd
   flannel:
     version: "0.10.0"

@@ -65,6 +65,12 @@ pub const REQUIRED_CONTAINERD: [&str; 3] = ["containerd", "containerd-shim-runc-
 /// pod's `lo` (it adds that network itself, so it is in no conflist).
 pub const REQUIRED_CNI: [&str; 3] = ["bridge", "host-local", "loopback"];
 
+/// The CNI plugin flannel's mode adds to the conflist: it reads flanneld's
+/// `/run/flannel/subnet.env` and delegates to `bridge` and `host-local`. containernetworking's
+/// plugins tarball carried it until v1.0; since then it ships on its own (flannel-io's
+/// cni-plugin, `flannel-amd64`), to be put beside the others as `flannel`.
+pub const FLANNEL_CNI: &str = "flannel";
+
 impl RuntimeBundle {
     /// Every image to import: the pause image first.
     pub fn all_images(&self) -> impl Iterator<Item = &ImageArchive> {

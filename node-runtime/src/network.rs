@@ -4,7 +4,7 @@
 
 use crate::Error;
 use crate::adjust::{Adjustment, Target};
-use crate::bundle::RuntimeBundle;
+use crate::bundle::{FLANNEL_CNI, RuntimeBundle};
 use crate::cni::{conflist, render_conflist};
 use crate::facts::RuntimeFacts;
 use crate::layout::{CNI_CONF_DIR, CNI_CONFLIST, FLANNEL_CONFLIST, ROUTES_SCRIPT, ROUTES_UNIT};
@@ -63,6 +63,59 @@ pub fn remove_flannel_conflist() -> CommandSpec {
         &format!("rm -f {FLANNEL_CONFLIST}"),
         Some(&format!("test ! -e {FLANNEL_CONFLIST}")),
     )
+}
+
+/// Leaves the daemonless mode behind on a host switched to flannel, once: when the routes
+/// unit is there, stops and removes it, its script and kubin's conflist, deletes the routes
+/// through other nodes in the pod range and the masquerading rule (flanneld makes its
+/// own).
+pub fn leave_routes_mode(inv: &Inventory) -> CommandSpec {
+    let script = inv.paths.kubernetes_bin.join(ROUTES_SCRIPT);
+    let unit_file = inv.paths.systemd_units.join(ROUTES_UNIT);
+    let pod_cidr = inv.network.pod_cidr.trunc();
+    let prune = routes::prune_command(pod_cidr, &[]);
+    CommandSpec::new(
+        &format!(
+            "remove the daemonless pod network ({ROUTES_UNIT}, {CNI_CONFLIST}, routes in {pod_cidr}): flannel replaces it"
+        ),
+        &format!(
+            "systemctl disable --now {ROUTES_UNIT} 2>/dev/null || true; rm -f {unit} {script} {CNI_CONFLIST}; systemctl daemon-reload; {prune}; iptables -t nat -S POSTROUTING 2>/dev/null | grep -- '--comment kubin-pod-egress' | sed 's/^-A //' | while read -r r; do eval \"iptables -t nat -D $r\"; done",
+            unit = plan::shell::quote_path(&unit_file),
+            script = plan::shell::quote_path(&script),
+            prune = prune.command,
+        ),
+        Some(&format!(
+            "test ! -e {unit}",
+            unit = plan::shell::quote_path(&unit_file)
+        )),
+    )
+}
+
+/// The pod network's steps in flannel mode on `host` (a master or node): flannel-net
+/// plans flanneld and its conflist; this leaves the daemonless mode behind where it ran.
+/// Refuses a bundle without the flannel CNI plugin.
+pub fn plan_flannel_mode(
+    inv: &Inventory,
+    host: &str,
+    bundle: &RuntimeBundle,
+) -> Result<HostPlan, Error> {
+    network_hosts(inv)
+        .find(|h| h.name == host)
+        .ok_or_else(|| Error::NotAHost {
+            host: host.to_string(),
+            wanted: "master or node",
+        })?;
+    if !bundle.has_cni(FLANNEL_CNI) {
+        return Err(Error::Bundle {
+            problems: vec![format!(
+                "network.pod_network is flannel, and the CNI plugin {FLANNEL_CNI} is not beside the others: put it in the bundle's cni-plugins-linux-amd64-v*/{FLANNEL_CNI}, or set network.pod_network: routes (the daemonless mode, for hosts on one L2 segment)"
+            )],
+        });
+    }
+    Ok(HostPlan {
+        steps: vec![Step::Command(leave_routes_mode(inv))],
+        adjustments: Vec::new(),
+    })
 }
 
 /// Fails, naming the file, when another CNI config sorts before kubin's conflist:

@@ -1,27 +1,29 @@
 //! The whole cluster's node side as one plan: the runtime on every node, then the pod
-//! network on every master and node.
+//! network on every master and node (the daemonless routes, or in flannel mode what
+//! flannel's own plan does not do).
 
 use crate::Error;
 use crate::adjust::Adjustment;
 use crate::bundle::RuntimeBundle;
 use crate::facts::RuntimeFacts;
-use crate::network::{NetworkOptions, network_hosts, plan_pod_network};
+use crate::network::{NetworkOptions, network_hosts, plan_flannel_mode, plan_pod_network};
 use crate::runtime::plan_runtime;
-use inventory::{Inventory, Role};
+use inventory::{Inventory, PodNetwork, Role};
 use plan::{HostSteps, Phase, Plan};
 use std::collections::BTreeMap;
 
 /// The plan and every host's adjustments.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodesPlan {
-    /// Phase `runtime: install` (nodes), then `pod network: routes` (masters and nodes).
+    /// Phase `runtime: install` (nodes), then `pod network: routes` or `pod network:
+    /// flannel` (masters and nodes); in flannel mode the caller adds flannel's own phase.
     pub plan: Plan,
     /// Each host's adjustments, runtime's first.
     pub adjustments: BTreeMap<String, Vec<Adjustment>>,
 }
 
-/// The node side for the whole inventory. Every master and node needs its facts in
-/// `facts`.
+/// The node side for the whole inventory, for its `network.pod_network`. Every master
+/// and node needs its facts in `facts`.
 pub fn plan_nodes(
     inv: &Inventory,
     facts: &BTreeMap<String, RuntimeFacts>,
@@ -50,7 +52,12 @@ pub fn plan_nodes(
     }
     let mut network = Vec::new();
     for h in network_hosts(inv) {
-        let p = plan_pod_network(inv, &h.name, facts_of(&h.name)?, bundle, options)?;
+        let p = match inv.network.pod_network {
+            PodNetwork::Routes => {
+                plan_pod_network(inv, &h.name, facts_of(&h.name)?, bundle, options)?
+            }
+            PodNetwork::Flannel => plan_flannel_mode(inv, &h.name, bundle)?,
+        };
         adjustments
             .entry(h.name.clone())
             .or_default()
@@ -68,7 +75,7 @@ pub fn plan_nodes(
                     hosts: runtime,
                 },
                 Phase {
-                    name: "pod network: routes".into(),
+                    name: format!("pod network: {}", inv.network.pod_network.as_str()),
                     hosts: network,
                 },
             ],
@@ -85,7 +92,37 @@ mod tests {
     use crate::tests::inv;
 
     fn lab() -> Inventory {
+        inv(&[
+            ("roles: [master, etcd]", "roles: [master, etcd, node]"),
+            ("pod_network: flannel", "pod_network: routes"),
+        ])
+    }
+
+    fn flannel() -> Inventory {
         inv(&[("roles: [master, etcd]", "roles: [master, etcd, node]")])
+    }
+
+    #[test]
+    fn flannel_mode_leaves_the_routes_to_flannel() {
+        let i = flannel();
+        let mut bundle = lab_bundle();
+        let err = plan_nodes(&i, &all_facts(&i), &bundle, &NetworkOptions::default()).unwrap_err();
+        insta::assert_snapshot!(err.to_string());
+        bundle.cni_plugins.insert(
+            crate::bundle::FLANNEL_CNI.into(),
+            crate::Blob(b"\x7fELF flannel".to_vec()),
+        );
+        let p = plan_nodes(&i, &all_facts(&i), &bundle, &NetworkOptions::default()).unwrap();
+        assert_eq!(p.plan.phases[1].name, "pod network: flannel");
+        let steps: Vec<String> = p.plan.phases[1].hosts[0]
+            .steps
+            .iter()
+            .map(|s| serde_json::to_string_pretty(s).unwrap())
+            .collect();
+        insta::assert_snapshot!(steps.join("\n"));
+        // The flannel plugin goes to /opt/cni/bin with the others.
+        let runtime = serde_json::to_string(&p.plan.phases[0]).unwrap();
+        assert!(runtime.contains("/opt/cni/bin/flannel"), "{runtime}");
     }
 
     fn all_facts(inv: &Inventory) -> BTreeMap<String, RuntimeFacts> {

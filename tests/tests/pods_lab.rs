@@ -2,8 +2,11 @@
 //! config, the control plane and the nodes (containerd, runc, the CNI plugins and the
 //! bundle's images, the daemonless pod network, the kubelet and kube-proxy) on three lab
 //! machines, one of them master and node. Then kubectl from the bundle checks it: every
-//! node Ready, a busybox pod Running on every node, pod to pod across nodes (ping and
-//! nc), a ClusterIP Service in front of a pod on another node, `kubectl logs` and `exec`.
+//! node Ready, a Deployment with one busybox replica Running on every node (a required
+//! anti-affinity on the hostname), pod to pod across nodes (ping and nc), a ClusterIP
+//! Service answering from the pods on the other nodes, `kubectl logs` and `exec`.
+//! Before that, the same inventory in flannel mode fails preflight and nodes deploy
+//! (the lab's bundle has no flanneld) and changes nothing.
 //! A second `kubin nodes deploy` changes nothing and restarts nothing. The test prints
 //! each machine's memory and each kubelet's start-to-Ready time.
 
@@ -123,30 +126,49 @@ fn epoch(time: &str) -> i64 {
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
-/// A pod pinned to `node` that prints a greeting, then answers every TCP connection on
-/// port 8080 with one line naming itself.
-fn echo_pod(name: &str, node: &str) -> String {
+/// The guides' `kubectl create deployment`, one busybox replica per node: `replicas`
+/// pods, a required anti-affinity on the node's hostname keeping any two off one node.
+/// Each prints a greeting naming its node, then answers every TCP connection on port 8080
+/// with one line naming itself.
+fn echo_deployment(replicas: usize) -> String {
     format!(
-        r#"apiVersion: v1
-kind: Pod
+        r#"apiVersion: apps/v1
+kind: Deployment
 metadata:
-  name: {name}
-  labels:
-    app: echo
-    pod: {name}
+  name: echo
 spec:
-  nodeName: {node}
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: echo
-    image: {BUSYBOX_IMAGE}
-    imagePullPolicy: Never
-    command:
-    - sh
-    - -c
-    - echo "hello from $(hostname) on {node}"; while true; do echo "pong from $(hostname)" | nc -l -p 8080; done
-    ports:
-    - containerPort: 8080
+  replicas: {replicas}
+  selector:
+    matchLabels:
+      app: echo
+  template:
+    metadata:
+      labels:
+        app: echo
+    spec:
+      terminationGracePeriodSeconds: 1
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+          - topologyKey: kubernetes.io/hostname
+            labelSelector:
+              matchLabels:
+                app: echo
+      containers:
+      - name: echo
+        image: {BUSYBOX_IMAGE}
+        imagePullPolicy: Never
+        env:
+        - name: NODE
+          valueFrom:
+            fieldRef:
+              fieldPath: spec.nodeName
+        command:
+        - sh
+        - -c
+        - echo "hello from $(hostname) on $NODE"; while true; do echo "pong from $(hostname)" | nc -l -p 8080; done
+        ports:
+        - containerPort: 8080
 "#
     )
 }
@@ -163,6 +185,42 @@ fn pods_run_and_reach_each_other_across_the_lab() {
     std::fs::write(&inv, yaml).unwrap();
     let bin = lab.bundle_path().join("kubernetes/server/bin/kubectl");
     let dir = tempfile::tempdir().unwrap();
+
+    // flannel mode: the lab's bundle has no flanneld (in no registry reachable here) and
+    // no flannel CNI plugin, so preflight fails naming both, and nodes deploy changes
+    // nothing.
+    let flannel = inv.with_file_name("flannel.yaml");
+    let routes = std::fs::read_to_string(&inv).unwrap();
+    assert!(routes.contains("pod_network: routes"), "{routes}");
+    std::fs::write(
+        &flannel,
+        routes.replace("pod_network: routes", "pod_network: flannel"),
+    )
+    .unwrap();
+    for args in [&["preflight"][..], &["nodes", "deploy"]] {
+        let out = tests::kubin::run(&flannel, args);
+        let shown = text(&out);
+        eprintln!("kubin {} in flannel mode:\n{shown}", args.join(" "));
+        assert!(!out.status.success(), "{shown}");
+        for needle in [
+            "flannel-v0.10.0-linux-amd64/flanneld is missing",
+            "/flannel is missing",
+            "or set network.pod_network: routes",
+        ] {
+            assert!(shown.contains(needle), "no {needle:?} in:\n{shown}");
+        }
+    }
+    let untouched = lab
+        .ssh(
+            "k8s-node1",
+            "test -e /usr/local/bin/containerd && echo installed",
+        )
+        .unwrap();
+    assert!(
+        !text(&untouched).contains("installed"),
+        "nodes deploy in flannel mode installed containerd"
+    );
+    std::fs::remove_file(&flannel).unwrap();
 
     let preflight = kubin_ok(&inv, &["preflight"]);
     assert!(preflight.contains("0 error(s)"), "{preflight}");
@@ -240,40 +298,43 @@ fn pods_run_and_reach_each_other_across_the_lab() {
         ready_after.push((host, epoch(&ready) - epoch(&started)));
     }
 
-    // A busybox pod on every node.
-    let pods: Vec<(String, &str)> = HOSTS
-        .iter()
-        .map(|h| (format!("echo-{}", h.trim_start_matches("k8s-")), *h))
-        .collect();
+    // The guides' Deployment: one busybox replica per node.
     let applied = Instant::now();
-    for (name, node) in &pods {
-        k.apply(&echo_pod(name, node));
-    }
-    let waited = k.run(&[
-        "wait",
-        "--for=condition=Ready",
-        "pod",
+    k.apply(&echo_deployment(HOSTS.len()));
+    let rolled = k.run(&["rollout", "status", "deployment/echo", "--timeout=180s"]);
+    let listing = k.ok(&["get", "deployment,pods", "-o", "wide"]);
+    eprintln!("kubectl get deployment,pods -o wide:\n{listing}");
+    assert!(rolled.status.success(), "{}", text(&rolled));
+    let running_after = applied.elapsed().as_secs_f64();
+    // (pod, node, IP) in the order of HOSTS: exactly one pod on every node.
+    let table = k.ok(&[
+        "get",
+        "pods",
         "-l",
         "app=echo",
-        "--timeout=180s",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName} {.status.podIP} {.status.phase}{\"\\n\"}{end}",
     ]);
-    let listing = k.ok(&["get", "pods", "-o", "wide"]);
-    eprintln!("kubectl get pods -o wide:\n{listing}");
-    assert!(waited.status.success(), "{}", text(&waited));
-    let running_after = applied.elapsed().as_secs_f64();
-    let ip = |pod: &str| k.ok(&["get", "pod", pod, "-o", "jsonpath={.status.podIP}"]);
-    let ips: Vec<String> = pods.iter().map(|(p, _)| ip(p)).collect();
-    for ((pod, node), ip) in pods.iter().zip(&ips) {
-        let on = k.ok(&["get", "pod", pod, "-o", "jsonpath={.spec.nodeName}"]);
-        assert_eq!(on.trim(), *node);
-        assert!(ip.starts_with("172.17."), "{pod} has IP {ip:?}");
-    }
+    let rows: Vec<Vec<String>> = table
+        .lines()
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+        .collect();
+    let pods: Vec<(String, &str, String)> = HOSTS
+        .iter()
+        .map(|node| {
+            let on: Vec<&Vec<String>> = rows.iter().filter(|r| r[1] == *node).collect();
+            assert_eq!(on.len(), 1, "not one echo pod on {node}:\n{table}");
+            let r = on[0];
+            assert_eq!(r[3], "Running", "{table}");
+            assert!(r[2].starts_with("172.17."), "{} has IP {:?}", r[0], r[2]);
+            (r[0].clone(), *node, r[2].clone())
+        })
+        .collect();
 
     // Pod to pod across nodes, both ways round the lab: ping (the guides' check) and a
     // TCP connection answered by the other pod.
-    for (i, (from, _)) in pods.iter().enumerate() {
-        let (to, to_node) = &pods[(i + 1) % pods.len()];
-        let to_ip = &ips[(i + 1) % pods.len()];
+    for (i, (from, from_node, _)) in pods.iter().enumerate() {
+        let (to, to_node, to_ip) = &pods[(i + 1) % pods.len()];
         let (ok, out) = k.exec(from, &format!("ping -c 1 -W 3 {to_ip}"));
         assert!(ok, "{from} cannot ping {to} ({to_ip}) on {to_node}: {out}");
         let (_, out) = k.exec(from, &format!("nc -w 3 {to_ip} 8080 </dev/null"));
@@ -281,49 +342,47 @@ fn pods_run_and_reach_each_other_across_the_lab() {
             out.contains(&format!("pong from {to}")),
             "{from} -> {to} ({to_ip}:8080) on {to_node}: {out:?}"
         );
-        eprintln!("{from} -> {to} on {to_node}: ping ok, {}", out.trim());
+        eprintln!(
+            "{from} on {from_node} -> {to} on {to_node}: ping ok, {}",
+            out.trim()
+        );
     }
 
-    // A ClusterIP Service in front of the pod on k8s-node2, reached from the master's pod.
+    // A ClusterIP Service in front of the Deployment, reached from the master's pod until
+    // it has answered from a pod on each other node.
     k.apply(
         r#"apiVersion: v1
 kind: Service
 metadata:
-  name: echo-node2
+  name: echo
 spec:
   type: ClusterIP
   selector:
-    pod: echo-node2
+    app: echo
   ports:
   - port: 80
     targetPort: 8080
 "#,
     );
-    let cluster_ip = k.ok(&[
-        "get",
-        "svc",
-        "echo-node2",
-        "-o",
-        "jsonpath={.spec.clusterIP}",
-    ]);
-    let answer = poll(Duration::from_secs(60), || {
-        let (_, out) = k.exec(
-            "echo-master1",
-            &format!("nc -w 3 {cluster_ip} 80 </dev/null"),
+    let cluster_ip = k.ok(&["get", "svc", "echo", "-o", "jsonpath={.spec.clusterIP}"]);
+    let (master_pod, _, _) = &pods[0];
+    for (pod, node, _) in &pods[1..] {
+        let answer = poll(Duration::from_secs(60), || {
+            let (_, out) = k.exec(master_pod, &format!("nc -w 3 {cluster_ip} 80 </dev/null"));
+            out.contains(&format!("pong from {pod}")).then_some(out)
+        });
+        assert!(
+            answer.is_some(),
+            "{master_pod} never reached {pod} on {node} through service echo at {cluster_ip}:80"
         );
-        out.contains("pong from echo-node2").then_some(out)
-    });
-    assert!(
-        answer.is_some(),
-        "echo-master1 never reached service echo-node2 at {cluster_ip}:80"
-    );
-    eprintln!(
-        "echo-master1 -> service echo-node2 ({cluster_ip}:80): {}",
-        answer.unwrap().trim()
-    );
+        eprintln!(
+            "{master_pod} -> service echo ({cluster_ip}:80) -> {pod} on {node}: {}",
+            answer.unwrap().trim()
+        );
+    }
 
     // kubectl logs and exec go through the apiserver to each kubelet's serving certificate.
-    for (pod, node) in &pods {
+    for (pod, node, _) in &pods {
         let logs = k.ok(&["logs", pod]);
         assert!(
             logs.contains(&format!("hello from {pod} on {node}")),

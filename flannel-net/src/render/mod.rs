@@ -31,8 +31,9 @@ pub use etcd_cluster::online::ClientTls;
 pub struct Binaries {
     /// `flanneld`.
     pub flanneld: Vec<u8>,
-    /// `mk-docker-opts.sh`.
-    pub mk_docker_opts: Vec<u8>,
+    /// `mk-docker-opts.sh`: only docker needs it (containerd's CNI plugin reads
+    /// flanneld's subnet.env itself); installed when given.
+    pub mk_docker_opts: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Binaries {
@@ -41,7 +42,10 @@ impl std::fmt::Debug for Binaries {
             .field("flanneld", &format_args!("<{} bytes>", self.flanneld.len()))
             .field(
                 "mk_docker_opts",
-                &format_args!("<{} bytes>", self.mk_docker_opts.len()),
+                &self
+                    .mk_docker_opts
+                    .as_ref()
+                    .map(|b| format!("<{} bytes>", b.len())),
             )
             .finish()
     }
@@ -121,11 +125,13 @@ pub fn plan_node(inv: &Inventory, inputs: &NodeInputs) -> Result<Plan, Error> {
                 b.flanneld.clone(),
                 0o755,
             )));
-            steps.push(Step::File(FileSpec::new(
-                &l.mk_docker_opts,
-                b.mk_docker_opts.clone(),
-                0o755,
-            )));
+            if let Some(mk) = &b.mk_docker_opts {
+                steps.push(Step::File(FileSpec::new(
+                    &l.mk_docker_opts,
+                    mk.clone(),
+                    0o755,
+                )));
+            }
             restart_on.push(l.flanneld.clone());
         }
         if let Some(c) = &inputs.certs {

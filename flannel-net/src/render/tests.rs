@@ -100,7 +100,7 @@ fn etcd_mode_plan_for_containerd() {
         }),
         binaries: Some(Binaries {
             flanneld: vec![1, 2, 3],
-            mk_docker_opts: b"#!/bin/sh\n".to_vec(),
+            mk_docker_opts: Some(b"#!/bin/sh\n".to_vec()),
         }),
         images: Images::for_version(i.network.flannel.version),
     };

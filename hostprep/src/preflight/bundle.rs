@@ -1,8 +1,10 @@
 //! The offline bundle on the control machine: the binaries the deploy copies, checked
 //! against the bundle's SHA256SUMS. [`inspect_bundle`] reads and hashes (IO);
-//! [`check_bundle`] decides (pure).
+//! [`check_bundle`] decides (pure); [`inspect_pod_network`] and [`check_pod_network`] do
+//! the same for the files the inventory's pod network needs (flannel's).
 
 use super::{Finding, Severity, finding};
+use inventory::{Inventory, PodNetwork, Runtime};
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -174,4 +176,106 @@ pub fn check_bundle(b: &BundleFacts) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// The CNI plugins' directory in the bundle, as containernetworking's tarball is named.
+pub const CNI_PLUGINS_PREFIX: &str = "cni-plugins-linux-amd64-v";
+
+/// The bundle files the inventory's pod network needs, and whether each is there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodNetworkFiles {
+    /// The bundle directory.
+    pub dir: PathBuf,
+    /// The inventory's `network.pod_network`.
+    pub mode: PodNetwork,
+    /// Each needed file (relative to `dir`), what it is for, and whether it is there.
+    pub files: Vec<NeededFile>,
+}
+
+/// One file a pod network needs from the bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NeededFile {
+    /// The path relative to the bundle.
+    pub path: String,
+    /// What it is and how to get it there.
+    pub what: String,
+    /// Whether it is a non-empty file.
+    pub present: bool,
+}
+
+/// The files `inv`'s pod network needs from the bundle at `dir` (none for `routes`):
+/// flanneld under `flannel-v<version>-linux-amd64/`, the `flannel` CNI plugin beside the
+/// others with containerd, `mk-docker-opts.sh` with docker.
+pub fn inspect_pod_network(dir: &Path, inv: &Inventory) -> PodNetworkFiles {
+    let mut files = Vec::new();
+    if inv.network.pod_network == PodNetwork::Flannel {
+        let release = inv.flannel_bundle_dir();
+        files.push((
+            format!("{release}/flanneld"),
+            format!(
+                "flanneld, from flannel's release tarball {release}.tar.gz unpacked into {release}/"
+            ),
+        ));
+        match inv.network.runtime {
+            Runtime::Containerd => {
+                let names: Vec<String> = std::fs::read_dir(dir)
+                    .map(|rd| {
+                        rd.filter_map(|e| e.ok())
+                            .map(|e| e.file_name().to_string_lossy().into_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let cni = inventory::version::newest_release(
+                    names.iter().map(String::as_str),
+                    CNI_PLUGINS_PREFIX,
+                )
+                .unwrap_or("cni-plugins-linux-amd64-v*")
+                .to_string();
+                files.push((
+                    format!("{cni}/flannel"),
+                    "the flannel CNI plugin (flannel's cni-plugin release, flannel-amd64, renamed flannel) beside the other CNI plugins".to_string(),
+                ));
+            }
+            Runtime::Docker => files.push((
+                format!("{release}/mk-docker-opts.sh"),
+                format!("mk-docker-opts.sh, from the same tarball as flanneld, in {release}/"),
+            )),
+        }
+    }
+    PodNetworkFiles {
+        dir: dir.to_path_buf(),
+        mode: inv.network.pod_network,
+        files: files
+            .into_iter()
+            .map(|(path, what)| NeededFile {
+                present: std::fs::metadata(dir.join(&path))
+                    .is_ok_and(|m| m.is_file() && m.len() > 0),
+                path,
+                what,
+            })
+            .collect(),
+    }
+}
+
+/// An error for every file the pod network needs that the bundle lacks, naming the file,
+/// what it is, and the two ways out: put it there, or choose the daemonless mode.
+pub fn check_pod_network(f: &PodNetworkFiles) -> Vec<Finding> {
+    f.files
+        .iter()
+        .filter(|n| !n.present)
+        .map(|n| {
+            finding(
+                "bundle",
+                Severity::Error,
+                "pod_network",
+                format!(
+                    "{}/{} is missing: network.pod_network is {} and needs {}; put it there, or set network.pod_network: routes (the daemonless pod network, for hosts on one L2 segment)",
+                    f.dir.display(),
+                    n.path,
+                    f.mode.as_str(),
+                    n.what
+                ),
+            )
+        })
+        .collect()
 }

@@ -8,7 +8,10 @@ use inventory::{Inventory, Role};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
-pub use bundle::{BundleFacts, check_bundle, inspect_bundle};
+pub use bundle::{
+    BundleFacts, NeededFile, PodNetworkFiles, check_bundle, check_pod_network, inspect_bundle,
+    inspect_pod_network,
+};
 
 /// The guides' minimum CPU count.
 pub const MIN_CPUS: u32 = 2;

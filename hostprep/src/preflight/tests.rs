@@ -266,3 +266,43 @@ fn masters_and_nodes_need_iptables_nodes_want_conntrack() {
         ],
     );
 }
+
+#[test]
+fn flannel_mode_needs_flanneld_and_its_cni_plugin_in_the_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let cni = dir.path().join("cni-plugins-linux-amd64-v1.1.1");
+    std::fs::create_dir_all(&cni).unwrap();
+    std::fs::write(cni.join("bridge"), b"bridge").unwrap();
+    let text = inventory::example::GUIDES_EXAMPLE;
+    let (flannel, _) = inventory::Inventory::from_yaml(text, "t").unwrap();
+    let got = check_pod_network(&inspect_pod_network(dir.path(), &flannel));
+    let shown: Vec<String> = got
+        .iter()
+        .map(|f| {
+            f.message
+                .replace(&dir.path().display().to_string(), "BUNDLE")
+        })
+        .collect();
+    insta::assert_snapshot!(shown.join("\n"));
+    assert!(got.iter().all(|f| f.severity == Severity::Error));
+    // Both there: nothing to say.
+    let fl = dir.path().join("flannel-v0.10.0-linux-amd64");
+    std::fs::create_dir_all(&fl).unwrap();
+    std::fs::write(fl.join("flanneld"), b"ELF").unwrap();
+    std::fs::write(cni.join("flannel"), b"ELF").unwrap();
+    assert_eq!(
+        check_pod_network(&inspect_pod_network(dir.path(), &flannel)),
+        []
+    );
+    // The daemonless mode needs neither.
+    let (routes, _) = inventory::Inventory::from_yaml(
+        &text.replace("pod_network: flannel", "pod_network: routes"),
+        "t",
+    )
+    .unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    assert_eq!(
+        check_pod_network(&inspect_pod_network(empty.path(), &routes)),
+        []
+    );
+}

@@ -6,7 +6,7 @@ use super::known_hosts::{hashed_line, host_name};
 use super::script::put_script;
 use super::{CommandOutput, PutFile, Transport};
 use crate::Error;
-use crate::error::SessionCause;
+use crate::error::{Cause, CommandFailed};
 use inventory::{Host, HostKeyPolicy};
 use plan::shell::{quote, quote_path};
 use ssh2::{CheckResult, HostKeyType, KnownHostFileKind, Session};
@@ -128,14 +128,14 @@ impl SshTransport {
         Err(Error::Sudo {
             host: self.host.clone(),
             user: user.to_string(),
-            message: if said.is_empty() {
-                format!(
-                    "`sudo -n -- id -u` exited with status {} and printed {:?}",
-                    out.status,
-                    out.stdout_text().trim()
-                )
-            } else {
-                said
+            source: CommandFailed {
+                command: "sudo -n -- id -u".into(),
+                status: out.status,
+                said: if said.is_empty() {
+                    format!("printed {:?}", out.stdout_text().trim())
+                } else {
+                    said
+                },
             },
         })
     }
@@ -147,7 +147,7 @@ impl SshTransport {
         stdin: Option<&[u8]>,
         during: &str,
     ) -> Result<CommandOutput, Error> {
-        let err = |e: SessionCause| Error::Session {
+        let err = |e: Cause| Error::Session {
             host: self.host.clone(),
             during: during.to_string(),
             source: e,
@@ -189,51 +189,63 @@ fn check_host_key(host: &Host, session: &Session) -> Result<(), Error> {
             .as_deref()
             .unwrap_or(Path::new("~/.ssh/known_hosts")),
     );
-    let key_err = |message: String| Error::HostKey {
+    let key_err = |problem: &str, source: Option<Cause>| Error::HostKey {
         host: host.name.clone(),
         known_hosts: known_hosts.clone(),
-        message,
+        problem: problem.to_string(),
+        source,
     };
     let (key, key_type) = session
         .host_key()
-        .ok_or_else(|| key_err("the server sent no host key".into()))?;
+        .ok_or_else(|| key_err("the server sent no host key", None))?;
     let _guard = KNOWN_HOSTS_LOCK.lock();
-    let mut kh = session.known_hosts().map_err(|e| key_err(e.to_string()))?;
+    let mut kh = session
+        .known_hosts()
+        .map_err(|e| key_err("libssh2 cannot check host keys", Some(e.into())))?;
     if known_hosts.exists() {
         kh.read_file(&known_hosts, KnownHostFileKind::OpenSSH)
-            .map_err(|e| key_err(format!("cannot read: {e}")))?;
+            .map_err(|e| key_err("cannot read", Some(e.into())))?;
     }
     let address = host.address.to_string();
     match kh.check_port(&address, host.ssh.port, key) {
         CheckResult::Match => Ok(()),
-        CheckResult::Mismatch => Err(key_err(format!(
-            "the key of {} CHANGED; refusing to connect (remove the old entry only if you know why it changed)",
-            host_name(&address, host.ssh.port)
-        ))),
-        CheckResult::Failure => Err(key_err("libssh2 could not check the key".into())),
-        CheckResult::NotFound => match host.ssh.host_key_policy {
-            HostKeyPolicy::Strict => Err(key_err(format!(
-                "{} is not in known_hosts (add its key, or set host_key_policy: accept-new)",
+        CheckResult::Mismatch => Err(key_err(
+            &format!(
+                "the key of {} CHANGED; refusing to connect (remove the old entry only if you know why it changed)",
                 host_name(&address, host.ssh.port)
-            ))),
+            ),
+            None,
+        )),
+        CheckResult::Failure => Err(key_err("libssh2 could not check the key", None)),
+        CheckResult::NotFound => match host.ssh.host_key_policy {
+            HostKeyPolicy::Strict => Err(key_err(
+                &format!(
+                    "{} is not in known_hosts (add its key, or set host_key_policy: accept-new)",
+                    host_name(&address, host.ssh.port)
+                ),
+                None,
+            )),
             HostKeyPolicy::AcceptNew => {
                 let name = key_type_name(key_type)
-                    .ok_or_else(|| key_err("unknown host key type".into()))?;
+                    .ok_or_else(|| key_err("unknown host key type", None))?;
                 let mut salt = [0u8; 20];
+                // ring's error carries nothing to keep (`Unspecified`).
                 ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
-                    .map_err(|_| key_err("no randomness for the known_hosts salt".into()))?;
+                    .map_err(|_| key_err("no randomness for the known_hosts salt", None))?;
                 let line = hashed_line(&host_name(&address, host.ssh.port), &salt, name, key);
                 if let Some(dir) = known_hosts.parent() {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| key_err(format!("cannot create {}: {e}", dir.display())))?;
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        key_err(&format!("cannot create {}", dir.display()), Some(e.into()))
+                    })?;
                 }
+                let write_err =
+                    |e: std::io::Error| key_err("cannot record the new key", Some(e.into()));
                 let mut f = std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
                     .open(&known_hosts)
-                    .map_err(|e| key_err(format!("cannot record the new key: {e}")))?;
-                f.write_all(line.as_bytes())
-                    .map_err(|e| key_err(format!("cannot record the new key: {e}")))?;
+                    .map_err(write_err)?;
+                f.write_all(line.as_bytes()).map_err(write_err)?;
                 Ok(())
             }
         },

@@ -16,13 +16,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Timeouts for SSH connections.
+/// How SSH connections are opened: timeouts, and whether the run is a dry run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SshOptions {
     /// How long the TCP connect may take.
     pub connect_timeout: Duration,
     /// How long any single SSH operation may block (a broken link fails after this).
     pub io_timeout: Duration,
+    /// A dry run writes nothing, known_hosts included: under accept-new a new host key is
+    /// trusted for this connection only ([`NewHostKey::recorded`] is false).
+    pub dry_run: bool,
 }
 
 impl Default for SshOptions {
@@ -30,6 +33,44 @@ impl Default for SshOptions {
         Self {
             connect_timeout: Duration::from_secs(10),
             io_timeout: Duration::from_secs(120),
+            dry_run: false,
+        }
+    }
+}
+
+/// A host key that known_hosts did not have and accept-new trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewHostKey {
+    /// The inventory name of the host.
+    pub host: String,
+    /// The host as known_hosts names it (`addr`, or `[addr]:port` off port 22).
+    pub name: String,
+    /// The key's type, as known_hosts writes it (`ssh-ed25519`).
+    pub key_type: String,
+    /// The key's fingerprint as OpenSSH prints it (`SHA256:` and unpadded base64).
+    pub fingerprint: String,
+    /// The known_hosts file.
+    pub known_hosts: PathBuf,
+    /// Whether the key was written to `known_hosts` (false in a dry run: trusted in
+    /// memory for this run only).
+    pub recorded: bool,
+}
+
+impl std::fmt::Display for NewHostKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: new host key for {} ({} {}) ",
+            self.host, self.name, self.key_type, self.fingerprint
+        )?;
+        if self.recorded {
+            write!(f, "recorded in {}", self.known_hosts.display())
+        } else {
+            write!(
+                f,
+                "accepted for this dry run only, not written to {}",
+                self.known_hosts.display()
+            )
         }
     }
 }
@@ -42,6 +83,7 @@ pub struct SshTransport {
     host: String,
     session: Session,
     sudo: bool,
+    new_host_key: Option<NewHostKey>,
 }
 
 impl std::fmt::Debug for SshTransport {
@@ -102,13 +144,14 @@ impl SshTransport {
         session.set_timeout(u32::try_from(opts.io_timeout.as_millis()).unwrap_or(u32::MAX));
         session.set_tcp_stream(tcp);
         session.handshake().map_err(handshake_err)?;
-        check_host_key(host, &session)?;
+        let new_host_key = check_host_key(host, &session, !opts.dry_run)?;
         authenticate(host, &session)?;
         session.set_keepalive(true, 15);
         let mut t = Self {
             host: host.name.clone(),
             session,
             sudo: host.ssh.user != "root",
+            new_host_key,
         };
         if t.sudo {
             t.check_sudo(&host.ssh.user)?;
@@ -182,7 +225,13 @@ impl SshTransport {
     }
 }
 
-fn check_host_key(host: &Host, session: &Session) -> Result<(), Error> {
+/// Checks the host's key against known_hosts; under accept-new, trusts an unknown one and
+/// (when `record`) appends it to known_hosts, returning it.
+fn check_host_key(
+    host: &Host,
+    session: &Session,
+    record: bool,
+) -> Result<Option<NewHostKey>, Error> {
     let known_hosts = expand_home(
         host.ssh
             .known_hosts
@@ -208,7 +257,7 @@ fn check_host_key(host: &Host, session: &Session) -> Result<(), Error> {
     }
     let address = host.address.to_string();
     match kh.check_port(&address, host.ssh.port, key) {
-        CheckResult::Match => Ok(()),
+        CheckResult::Match => Ok(None),
         CheckResult::Mismatch => Err(key_err(
             &format!(
                 "the key of {} CHANGED; refusing to connect (remove the old entry only if you know why it changed)",
@@ -228,6 +277,17 @@ fn check_host_key(host: &Host, session: &Session) -> Result<(), Error> {
             HostKeyPolicy::AcceptNew => {
                 let name = key_type_name(key_type)
                     .ok_or_else(|| key_err("unknown host key type", None))?;
+                let new = NewHostKey {
+                    host: host.name.clone(),
+                    name: host_name(&address, host.ssh.port),
+                    key_type: name.to_string(),
+                    fingerprint: fingerprint(key),
+                    known_hosts: known_hosts.clone(),
+                    recorded: record,
+                };
+                if !record {
+                    return Ok(Some(new));
+                }
                 let mut salt = [0u8; 20];
                 // ring's error carries nothing to keep (`Unspecified`).
                 ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
@@ -246,10 +306,20 @@ fn check_host_key(host: &Host, session: &Session) -> Result<(), Error> {
                     .open(&known_hosts)
                     .map_err(write_err)?;
                 f.write_all(line.as_bytes()).map_err(write_err)?;
-                Ok(())
+                Ok(Some(new))
             }
         },
     }
+}
+
+/// OpenSSH's fingerprint of a key blob: `SHA256:` and the unpadded base64 of its digest.
+fn fingerprint(key: &[u8]) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    format!(
+        "SHA256:{}",
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(sha2::Sha256::digest(key))
+    )
 }
 
 fn authenticate(host: &Host, session: &Session) -> Result<(), Error> {
@@ -276,6 +346,10 @@ fn authenticate(host: &Host, session: &Session) -> Result<(), Error> {
 impl Transport for SshTransport {
     fn host(&self) -> &str {
         &self.host
+    }
+
+    fn new_host_key(&self) -> Option<&NewHostKey> {
+        self.new_host_key.as_ref()
     }
 
     fn run(&mut self, command: &str) -> Result<CommandOutput, Error> {

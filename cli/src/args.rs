@@ -102,6 +102,16 @@ pub struct Changing {
     pub output: OutputArg,
 }
 
+impl Changing {
+    /// The session these flags describe. A dry run's SSH connections write nothing either:
+    /// under accept-new a new host key is trusted for the run only, and the run says so.
+    pub fn session(&self, ssh_timeout: Option<Duration>) -> Result<Session> {
+        let mut s = open(&self.inventory, None, self.output, ssh_timeout)?;
+        s.settings.ssh.dry_run = self.dry_run;
+        Ok(s)
+    }
+}
+
 /// The flags of every subcommand that talks to etcd.
 #[derive(clap::Args)]
 pub struct Online {

@@ -118,6 +118,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             wait,
         } => {
             let mut s = base.session()?;
+            // A dry run writes nothing, not even a new host key to known_hosts.
+            s.settings.ssh.dry_run = dry_run;
             let r = ops::deploy(&mut s, DeployOptions { dry_run, wait })?;
             base.output.print(&r, || {
                 let mut out = crate::pki::render_report(&r.pki);

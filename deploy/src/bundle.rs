@@ -1,8 +1,8 @@
 //! The offline bundle on the control machine: which `etcd-v*` directory, and its binaries.
 
 use crate::Error;
-use etcd_cluster::Binaries;
 use inventory::Inventory;
+use plan::Binaries;
 use std::path::PathBuf;
 
 /// The bundle's newest `etcd-v*/` directory, compared by version
@@ -25,17 +25,22 @@ pub fn etcd_dir(inv: &Inventory) -> Result<PathBuf, Error> {
         })
 }
 
-/// `etcd` and `etcdctl` from the bundle.
+/// etcd's binaries ([`etcd_cluster::deploy::BINARIES`]) from the bundle.
 pub fn etcd_binaries(inv: &Inventory) -> Result<Binaries, Error> {
-    let dir = etcd_dir(inv)?;
-    let get = |name: &str| {
-        let path = dir.join(name);
-        std::fs::read(&path).map_err(|source| Error::Read { path, source })
-    };
-    Ok(Binaries {
-        etcd: get("etcd")?,
-        etcdctl: get("etcdctl")?,
-    })
+    read_binaries(&etcd_dir(inv)?, &etcd_cluster::BINARIES)
+}
+
+/// The files `names` of `dir`, as one [`Binaries`].
+pub fn read_binaries(dir: &std::path::Path, names: &[&str]) -> Result<Binaries, Error> {
+    names
+        .iter()
+        .map(|name| {
+            let path = dir.join(name);
+            std::fs::read(&path)
+                .map(|bytes| (*name, bytes))
+                .map_err(|source| Error::Read { path, source })
+        })
+        .collect()
 }
 
 #[cfg(test)]

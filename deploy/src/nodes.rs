@@ -154,7 +154,7 @@ pub fn check_pod_network_bundle(inv: &Inventory) -> Result<(), Error> {
 
 /// flannel's binaries from the bundle's `flannel-v<version>-linux-amd64/`: flanneld, and
 /// `mk-docker-opts.sh` when it is there.
-fn flannel_binaries(inv: &Inventory) -> Result<flannel_net::render::Binaries, Error> {
+fn flannel_binaries(inv: &Inventory) -> Result<plan::Binaries, Error> {
     let dir = inv
         .bundle
         .as_ref()
@@ -165,19 +165,11 @@ fn flannel_binaries(inv: &Inventory) -> Result<flannel_net::render::Binaries, Er
                     .into(),
         })?
         .join(inv.flannel_bundle_dir());
-    let read = |name: &str| {
-        let path = dir.join(name);
-        std::fs::read(&path).map_err(|source| Error::Read { path, source })
-    };
-    let mk = dir.join("mk-docker-opts.sh");
-    Ok(flannel_net::render::Binaries {
-        flanneld: read("flanneld")?,
-        mk_docker_opts: if mk.is_file() {
-            Some(read("mk-docker-opts.sh")?)
-        } else {
-            None
-        },
-    })
+    let mut names = flannel_net::render::BINARIES.to_vec();
+    if dir.join(flannel_net::render::MK_DOCKER_OPTS).is_file() {
+        names.push(flannel_net::render::MK_DOCKER_OPTS);
+    }
+    crate::bundle::read_binaries(&dir, &names)
 }
 
 /// The nodes whose kubelet already holds its client and serving certificates (in its

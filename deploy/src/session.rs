@@ -135,6 +135,13 @@ impl Session {
         }
         let (new, failed) =
             executor::connect_all_with(&self.inventory, &missing, &self.settings.ssh);
+        // A host key accept-new trusted (recorded, or in a dry run trusted for this run
+        // only) is the operator's to know about.
+        for t in new.values() {
+            if let Some(key) = t.new_host_key() {
+                self.note(key.to_string());
+            }
+        }
         self.transports.extend(new);
         failed
             .into_iter()

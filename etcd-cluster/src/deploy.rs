@@ -6,7 +6,7 @@ use crate::Error;
 use crate::layout::{Layout, UNIT};
 use crate::render::{ClusterState, render_env, render_unit};
 use inventory::Inventory;
-use plan::{DirSpec, FileSpec, HostSteps, Phase, Plan, Step, UnitSpec};
+use plan::{Binaries, DirSpec, FileSpec, HostSteps, Phase, Plan, Step, UnitSpec};
 use std::path::PathBuf;
 
 /// One member's certificates, PEM, as pki issued them for the member's address.
@@ -35,22 +35,18 @@ impl std::fmt::Debug for MemberCerts {
     }
 }
 
-/// The etcd binaries from the bundle, as bytes (reading the bundle is the shell's job).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Binaries {
-    /// `etcd`.
-    pub etcd: Vec<u8>,
-    /// `etcdctl`.
-    pub etcdctl: Vec<u8>,
-}
+/// The file names of etcd's binaries in the bundle's `etcd-v*-linux-amd64/` directory,
+/// installed under the same names.
+pub const BINARIES: [&str; 2] = ["etcd", "etcdctl"];
 
-impl std::fmt::Debug for Binaries {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Binaries")
-            .field("etcd", &format_args!("<{} bytes>", self.etcd.len()))
-            .field("etcdctl", &format_args!("<{} bytes>", self.etcdctl.len()))
-            .finish()
-    }
+/// Fails with [`Error::Bundle`] naming every binary of [`BINARIES`] that `binaries` lacks.
+fn require_binaries(binaries: &Binaries) -> Result<(), Error> {
+    binaries
+        .require(&BINARIES)
+        .map_err(|missing| Error::Bundle {
+            what: missing.join(" and "),
+            detail: "etcd's binaries come from the bundle's etcd-v*-linux-amd64/ directory".into(),
+        })
 }
 
 /// The files (with their steps) a member gets; `state` goes into the env file.
@@ -60,6 +56,7 @@ pub fn member_files(
     binaries: &Binaries,
     state: ClusterState,
 ) -> Result<Vec<Step>, Error> {
+    require_binaries(binaries)?;
     let l = Layout::new(&inv.paths);
     let env = render_env(inv, &certs.member, state)?;
     let dir = |path: &PathBuf, mode| {
@@ -80,8 +77,12 @@ pub fn member_files(
         dir(&l.ssl_dir, 0o755),
         // etcd refuses (3.4: warns and fixes) a data dir readable by others.
         dir(&l.data_dir, 0o700),
-        file(&l.etcd, &binaries.etcd, 0o755),
-        file(&l.etcdctl, &binaries.etcdctl, 0o755),
+        file(&l.etcd, binaries.get("etcd").unwrap_or_default(), 0o755),
+        file(
+            &l.etcdctl,
+            binaries.get("etcdctl").unwrap_or_default(),
+            0o755,
+        ),
         file(&l.ca, certs.ca_pem.as_bytes(), 0o644),
         file(&l.server_cert, certs.server_cert_pem.as_bytes(), 0o644),
         key(&l.server_key, &certs.server_key_pem),
@@ -184,9 +185,24 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn bins() -> Binaries {
-        Binaries {
-            etcd: b"ELF etcd".to_vec(),
-            etcdctl: b"ELF etcdctl".to_vec(),
+        Binaries::new()
+            .with("etcd", b"ELF etcd".to_vec())
+            .with("etcdctl", b"ELF etcdctl".to_vec())
+    }
+
+    /// etcd's and flannel's binaries are one type, `plan::Binaries`; a bundle that lacks
+    /// one of etcd's is named, every missing binary at once.
+    #[test]
+    fn missing_binaries_are_all_named() {
+        let inv = guides();
+        let only_etcd = Binaries::new().with("etcd", b"ELF etcd".to_vec());
+        match plan_deploy(&inv, &certs_for(&inv), &only_etcd) {
+            Err(Error::Bundle { what, .. }) => assert_eq!(what, "etcdctl"),
+            other => panic!("expected Error::Bundle, got {other:?}"),
+        }
+        match plan_deploy(&inv, &certs_for(&inv), &Binaries::new()) {
+            Err(Error::Bundle { what, .. }) => assert_eq!(what, "etcd and etcdctl"),
+            other => panic!("expected Error::Bundle, got {other:?}"),
         }
     }
 

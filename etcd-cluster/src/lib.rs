@@ -19,7 +19,7 @@ pub mod render;
 pub mod restore;
 pub mod rollout;
 
-pub use deploy::{Binaries, MemberCerts, plan_deploy};
+pub use deploy::{BINARIES, MemberCerts, plan_deploy};
 pub use error::Error;
 pub use health::{EndpointHealth, HealthReport, Problem, Verdict};
 pub use layout::Layout;

@@ -2,12 +2,12 @@
 //! running one (member by member), a member added, a member removed.
 
 use crate::Error;
-use crate::deploy::{Binaries, MemberCerts, member_files, plan_deploy, restart_on, unit_step};
+use crate::deploy::{MemberCerts, member_files, plan_deploy, restart_on, unit_step};
 use crate::layout::{Layout, UNIT};
 use crate::render::ClusterState;
 use inventory::Inventory;
 use plan::shell::quote;
-use plan::{CommandSpec, HostSteps, Phase, Plan, Rollout, Stage, Step, UnitSpec};
+use plan::{Binaries, CommandSpec, HostSteps, Phase, Plan, Rollout, Stage, Step, UnitSpec};
 
 /// The deploy rollout. A new cluster (`running` false): every member's files, every unit
 /// started at once (a member waits for a quorum of peers), then wait until healthy. A

@@ -3,8 +3,8 @@
 use crate::Error;
 use crate::parallel::{HOSTS_AT_ONCE, parallel_map};
 use crate::transport::Transport;
-pub use crate::transport::ssh::SshOptions;
 use crate::transport::ssh::SshTransport;
+pub use crate::transport::ssh::{NewHostKey, SshOptions};
 use inventory::{Host, Inventory};
 use std::collections::BTreeMap;
 

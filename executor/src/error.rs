@@ -31,15 +31,19 @@ pub enum Error {
         #[source]
         source: ssh2::Error,
     },
-    /// The host's key is not the one known_hosts records (or is unknown under `strict`).
-    #[error("{host}: host key check failed against {known_hosts}: {message}")]
+    /// The host's key is not the one known_hosts records (or is unknown under `strict`),
+    /// or known_hosts could not be read or written.
+    #[error("{host}: host key check failed against {known_hosts}: {problem}")]
     HostKey {
         /// The inventory name of the host.
         host: String,
         /// The known_hosts file consulted.
         known_hosts: PathBuf,
-        /// Unknown, changed, or unreadable.
-        message: String,
+        /// What is wrong: unknown, changed, or what could not be done with the file.
+        problem: String,
+        /// libssh2's or the file system's error, when one caused the problem.
+        #[source]
+        source: Option<Cause>,
     },
     /// No authentication method (key file or agent) was accepted.
     #[error("{host}: authentication as {user} with {method} failed")]
@@ -58,15 +62,16 @@ pub enum Error {
     /// The login user is not root and `sudo -n` (no password prompt) does not let it run
     /// commands as root.
     #[error(
-        "{host}: {user} cannot run commands as root through sudo without a password (kubin runs `sudo -n`; give {user} a NOPASSWD sudoers entry or log in as root): {message}"
+        "{host}: {user} cannot run commands as root through sudo without a password (kubin runs `sudo -n`; give {user} a NOPASSWD sudoers entry or log in as root)"
     )]
     Sudo {
         /// The inventory name of the host.
         host: String,
         /// The login user.
         user: String,
-        /// What sudo said.
-        message: String,
+        /// The check command's exit status and what it printed.
+        #[source]
+        source: CommandFailed,
     },
     /// The SSH session broke or timed out while running something.
     #[error("{host}: ssh session failed during {during}")]
@@ -77,7 +82,7 @@ pub enum Error {
         during: String,
         /// What libssh2 or the channel's stream said.
         #[source]
-        source: SessionCause,
+        source: Cause,
     },
     /// A helper command the transport runs itself (stat, write, read) failed on the host.
     #[error("{host}: {what} {path} failed (exit {status}): {stderr}")]
@@ -111,16 +116,30 @@ pub enum Error {
     },
 }
 
-/// Why an SSH session broke: libssh2 itself, or reading or writing a channel's streams.
+/// A typed cause below an executor error: libssh2 itself, or IO (a channel's streams, a
+/// local file such as known_hosts).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum SessionCause {
-    /// libssh2 failed (opening a channel, exec, EOF, close, exit status).
+pub enum Cause {
+    /// libssh2 failed (opening a channel, exec, EOF, close, exit status, known_hosts).
     #[error(transparent)]
     Ssh(#[from] ssh2::Error),
-    /// Reading or writing a channel failed (a broken link, a timeout).
+    /// Reading or writing failed (a channel: a broken link, a timeout; a local file).
     #[error(transparent)]
     Io(#[from] std::io::Error),
+}
+
+/// A command on the host ran and failed: its exit status and what it printed (an
+/// excerpt of standard error, or of standard output when standard error was empty).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{command}` exited with status {status}: {said}")]
+pub struct CommandFailed {
+    /// The command, as run.
+    pub command: String,
+    /// Its exit status.
+    pub status: i32,
+    /// What it printed.
+    pub said: String,
 }
 
 /// `error` and each of its causes, outermost first, joined by `": "`: what an operator
@@ -146,7 +165,7 @@ mod tests {
         let e = Error::Session {
             host: "node1".into(),
             during: "write /etc/hosts".into(),
-            source: SessionCause::Io(std::io::Error::new(
+            source: Cause::Io(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
                 "timed out waiting on socket",
             )),
@@ -165,5 +184,45 @@ mod tests {
         };
         let printed = display_chain(&refused);
         assert_eq!(printed.matches("refused").count(), 1, "{printed}");
+    }
+
+    /// Host key and sudo errors keep their causes typed, as `source()`, printed once.
+    #[test]
+    fn host_key_and_sudo_causes_are_typed_sources() {
+        let e = Error::HostKey {
+            host: "node1".into(),
+            known_hosts: "/root/.ssh/known_hosts".into(),
+            problem: "cannot record the new key".into(),
+            source: Some(Cause::Io(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "permission denied",
+            ))),
+        };
+        assert!(std::error::Error::source(&e).is_some());
+        let printed = display_chain(&e);
+        assert_eq!(
+            printed,
+            "node1: host key check failed against /root/.ssh/known_hosts: cannot record the \
+             new key: permission denied"
+        );
+        let e = Error::Sudo {
+            host: "node1".into(),
+            user: "ops".into(),
+            source: CommandFailed {
+                command: "sudo -n -- id -u".into(),
+                status: 1,
+                said: "sudo: a password is required".into(),
+            },
+        };
+        let cause = std::error::Error::source(&e).expect("a typed source");
+        assert!(cause.downcast_ref::<CommandFailed>().is_some());
+        let printed = display_chain(&e);
+        assert!(
+            printed.ends_with(
+                "log in as root): `sudo -n -- id -u` exited with status 1: sudo: a password is required"
+            ),
+            "{printed}"
+        );
+        assert_eq!(printed.matches("a password is required").count(), 1);
     }
 }

@@ -19,8 +19,8 @@ pub mod transport;
 pub use apply::{
     ApplyOptions, Change, ChangeKind, Failure, HostReport, Report, UnitAction, apply, apply_with,
 };
-pub use connect::{SshOptions, Transports, connect_all, connect_all_with};
-pub use error::{Error, display_chain};
+pub use connect::{NewHostKey, SshOptions, Transports, connect_all, connect_all_with};
+pub use error::{Cause, CommandFailed, Error, display_chain};
 pub use parallel::{HOSTS_AT_ONCE, parallel_map};
 pub use progress::{Event, Observer, Output};
 pub use transport::recording::RecordingTransport;

@@ -186,6 +186,12 @@ pub enum Error {
         #[source]
         source: Option<BoxError>,
     },
+    /// The binaries given to the node plan lack some of flannel's.
+    #[error("flannel's binaries lack {}: they come from flannel's release tarball in the bundle", .missing.join(" and "))]
+    MissingBinaries {
+        /// Every missing file name.
+        missing: Vec<String>,
+    },
     /// No endpoint answered.
     #[error("no etcd endpoint answered:\n  {}", .failures.join("\n  "))]
     NoEndpoint {

@@ -5,12 +5,14 @@
 //! A plan says *what* should hold (this file with this content and mode, this unit enabled
 //! and running), not how to get there, so applying it twice changes nothing the second time.
 
+pub mod binaries;
 pub mod shell;
 
 use serde::Serialize;
 use std::path::PathBuf;
 
 pub mod rollout;
+pub use binaries::Binaries;
 pub use rollout::{Rollout, Stage};
 
 /// A whole plan: phases run one after another; within a phase every host runs its steps in

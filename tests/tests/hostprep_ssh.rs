@@ -2,7 +2,7 @@
 //! authorized key): host-key policies, commands, atomic file writes, and an idempotent apply.
 
 use executor::progress::Silent;
-use executor::{ApplyOptions, Error, Output, SshTransport, Transport};
+use executor::{ApplyOptions, Error, Output, SshOptions, SshTransport, Transport};
 use inventory::{Host, HostKeyPolicy, Role, Ssh};
 use plan::{CommandSpec, DirSpec, FileSpec, HostSteps, Plan, Step};
 use std::collections::{BTreeMap, BTreeSet};
@@ -145,6 +145,117 @@ fn strict_refuses_unknown_hosts_and_accept_new_records_them() {
     assert!(st.success(), "ssh accepts the recorded key");
     // Now strict connects too.
     SshTransport::connect(&sshd.host(HostKeyPolicy::Strict, &kh)).expect("strict after recording");
+}
+
+/// OpenSSH's own fingerprint of the sshd's host key (`ssh-keygen -l -E sha256`).
+fn ssh_keygen_fingerprint(sshd: &Sshd) -> String {
+    let out = Command::new("ssh-keygen")
+        .args(["-l", "-E", "sha256", "-f"])
+        .arg(sshd.path("host_key.pub"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string()
+}
+
+/// A dry run writes nothing, known_hosts included: under accept-new it trusts a new host
+/// key for its own connection only, and says so; a real run then records it.
+#[test]
+fn a_dry_run_trusts_a_new_key_in_memory_only() {
+    let sshd = Sshd::start();
+    // In a directory that does not exist yet: a dry run creates neither.
+    let kh = sshd.path("dry").join("known_hosts");
+    let dry = SshOptions {
+        dry_run: true,
+        ..SshOptions::default()
+    };
+    let host = sshd.host(HostKeyPolicy::AcceptNew, &kh);
+    let mut t = SshTransport::connect_with(&host, &dry).expect("a dry run connects");
+    assert_eq!(t.run("echo ok").unwrap().stdout_text().trim(), "ok");
+    let key = t.new_host_key().expect("the new key is reported").clone();
+    assert!(!key.recorded);
+    assert_eq!(key.key_type, "ssh-ed25519");
+    assert_eq!(key.fingerprint, ssh_keygen_fingerprint(&sshd));
+    assert!(
+        key.to_string()
+            .contains("accepted for this dry run only, not written to"),
+        "{key}"
+    );
+    drop(t);
+    assert!(!sshd.path("dry").exists(), "a dry run wrote known_hosts");
+
+    // Strict stays strict in a dry run.
+    let err = SshTransport::connect_with(&sshd.host(HostKeyPolicy::Strict, &kh), &dry).unwrap_err();
+    assert!(matches!(err, Error::HostKey { .. }), "{err}");
+
+    // A real run records the key and says so; the next connection knows it.
+    let t = SshTransport::connect(&host).expect("accept-new connects");
+    let key = t.new_host_key().expect("the new key is reported");
+    assert!(
+        key.recorded && key.to_string().contains("recorded in"),
+        "{key}"
+    );
+    assert!(kh.exists());
+    let t = SshTransport::connect(&host).expect("connects again");
+    assert!(t.new_host_key().is_none());
+}
+
+/// `kubin prepare --dry-run` against a host whose key known_hosts lacks (accept-new): the
+/// run gets to the host, writes no known_hosts, and its output says the key was trusted
+/// for this run only.
+#[test]
+fn kubin_dry_run_writes_no_known_hosts() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let kh = dir.path().join("known_hosts");
+    let text = inventory::example::GUIDES_EXAMPLE
+        .replace("192.168.31.63", "127.0.0.1")
+        .replace("  port: 22\n", &format!("  port: {}\n", sshd.port))
+        .replace("host_key_policy: strict", "host_key_policy: accept-new")
+        .replace(
+            "  key: ~/.ssh/id_ed25519\n",
+            &format!(
+                "  key: {}\n  known_hosts: {}\n",
+                sshd.path("client_key").display(),
+                kh.display()
+            ),
+        );
+    assert!(text.contains("accept-new") && text.contains("127.0.0.1"));
+    let inv = dir.path().join("cluster.yaml");
+    std::fs::write(&inv, text).unwrap();
+    let out = Command::new(tests::kubin::kubin_bin())
+        .args([
+            "prepare",
+            "--dry-run",
+            "--host",
+            "k8s-master1",
+            "--timeout",
+            "20s",
+            "-f",
+        ])
+        .arg(&inv)
+        .output()
+        .unwrap();
+    let printed = tests::kubin::text(&out);
+    assert!(
+        printed.contains("k8s-master1: new host key for")
+            && printed.contains("accepted for this dry run only, not written to"),
+        "{printed}"
+    );
+    assert!(!kh.exists(), "a dry run wrote known_hosts:\n{printed}");
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        left,
+        ["cluster.yaml"],
+        "a dry run wrote locally:\n{printed}"
+    );
 }
 
 #[test]

@@ -46,8 +46,8 @@ mod tests {
     /// `-sys` crates xtask's own build may have, and why each builds with only
     /// `lab::packages::XTASK_PREREQUISITES`: aws-lc-sys (its bundled C through cc on Linux
     /// x86_64 and aarch64, no cmake), libssh2-sys and libz-sys (bundled C through cc when
-    /// the system has no library), openssl-sys (libssl-dev through pkg-config),
-    /// linux-raw-sys (plain Rust).
+    /// the system has no library), openssl-sys (libssl-dev's static archives, named in
+    /// `.cargo/config.toml`), linux-raw-sys (plain Rust).
     const ALLOWED_SYS: &[&str] = &[
         "aws-lc-sys",
         "libssh2-sys",

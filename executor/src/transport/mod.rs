@@ -113,6 +113,12 @@ pub trait Transport: Send {
     /// Reads `path`; `None` when it does not exist.
     fn read_file(&mut self, path: &Path) -> Result<Option<Vec<u8>>, Error>;
 
+    /// The host key this connection trusted because known_hosts had none (accept-new),
+    /// and whether it was recorded, for the operator to hear about; `None` otherwise.
+    fn new_host_key(&self) -> Option<&ssh::NewHostKey> {
+        None
+    }
+
     /// Stats each path (content hash, mode, owner), `None` for missing ones, in one round
     /// trip where the transport can.
     fn stat_files(&mut self, paths: &[PathBuf]) -> Result<Vec<Option<FileStat>>, Error> {

@@ -6,7 +6,7 @@ use super::known_hosts::{hashed_line, host_name};
 use super::script::put_script;
 use super::{CommandOutput, PutFile, Transport};
 use crate::Error;
-use crate::error::SessionCause;
+use crate::error::{Cause, CommandFailed};
 use inventory::{Host, HostKeyPolicy};
 use plan::shell::{quote, quote_path};
 use ssh2::{CheckResult, HostKeyType, KnownHostFileKind, Session};
@@ -16,13 +16,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Timeouts for SSH connections.
+/// How SSH connections are opened: timeouts, and whether the run is a dry run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SshOptions {
     /// How long the TCP connect may take.
     pub connect_timeout: Duration,
     /// How long any single SSH operation may block (a broken link fails after this).
     pub io_timeout: Duration,
+    /// A dry run writes nothing, known_hosts included: under accept-new a new host key is
+    /// trusted for this connection only ([`NewHostKey::recorded`] is false).
+    pub dry_run: bool,
 }
 
 impl Default for SshOptions {
@@ -30,6 +33,44 @@ impl Default for SshOptions {
         Self {
             connect_timeout: Duration::from_secs(10),
             io_timeout: Duration::from_secs(120),
+            dry_run: false,
+        }
+    }
+}
+
+/// A host key that known_hosts did not have and accept-new trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewHostKey {
+    /// The inventory name of the host.
+    pub host: String,
+    /// The host as known_hosts names it (`addr`, or `[addr]:port` off port 22).
+    pub name: String,
+    /// The key's type, as known_hosts writes it (`ssh-ed25519`).
+    pub key_type: String,
+    /// The key's fingerprint as OpenSSH prints it (`SHA256:` and unpadded base64).
+    pub fingerprint: String,
+    /// The known_hosts file.
+    pub known_hosts: PathBuf,
+    /// Whether the key was written to `known_hosts` (false in a dry run: trusted in
+    /// memory for this run only).
+    pub recorded: bool,
+}
+
+impl std::fmt::Display for NewHostKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: new host key for {} ({} {}) ",
+            self.host, self.name, self.key_type, self.fingerprint
+        )?;
+        if self.recorded {
+            write!(f, "recorded in {}", self.known_hosts.display())
+        } else {
+            write!(
+                f,
+                "accepted for this dry run only, not written to {}",
+                self.known_hosts.display()
+            )
         }
     }
 }
@@ -42,6 +83,7 @@ pub struct SshTransport {
     host: String,
     session: Session,
     sudo: bool,
+    new_host_key: Option<NewHostKey>,
 }
 
 impl std::fmt::Debug for SshTransport {
@@ -102,13 +144,14 @@ impl SshTransport {
         session.set_timeout(u32::try_from(opts.io_timeout.as_millis()).unwrap_or(u32::MAX));
         session.set_tcp_stream(tcp);
         session.handshake().map_err(handshake_err)?;
-        check_host_key(host, &session)?;
+        let new_host_key = check_host_key(host, &session, !opts.dry_run)?;
         authenticate(host, &session)?;
         session.set_keepalive(true, 15);
         let mut t = Self {
             host: host.name.clone(),
             session,
             sudo: host.ssh.user != "root",
+            new_host_key,
         };
         if t.sudo {
             t.check_sudo(&host.ssh.user)?;
@@ -128,14 +171,14 @@ impl SshTransport {
         Err(Error::Sudo {
             host: self.host.clone(),
             user: user.to_string(),
-            message: if said.is_empty() {
-                format!(
-                    "`sudo -n -- id -u` exited with status {} and printed {:?}",
-                    out.status,
-                    out.stdout_text().trim()
-                )
-            } else {
-                said
+            source: CommandFailed {
+                command: "sudo -n -- id -u".into(),
+                status: out.status,
+                said: if said.is_empty() {
+                    format!("printed {:?}", out.stdout_text().trim())
+                } else {
+                    said
+                },
             },
         })
     }
@@ -147,7 +190,7 @@ impl SshTransport {
         stdin: Option<&[u8]>,
         during: &str,
     ) -> Result<CommandOutput, Error> {
-        let err = |e: SessionCause| Error::Session {
+        let err = |e: Cause| Error::Session {
             host: self.host.clone(),
             during: during.to_string(),
             source: e,
@@ -182,62 +225,101 @@ impl SshTransport {
     }
 }
 
-fn check_host_key(host: &Host, session: &Session) -> Result<(), Error> {
+/// Checks the host's key against known_hosts; under accept-new, trusts an unknown one and
+/// (when `record`) appends it to known_hosts, returning it.
+fn check_host_key(
+    host: &Host,
+    session: &Session,
+    record: bool,
+) -> Result<Option<NewHostKey>, Error> {
     let known_hosts = expand_home(
         host.ssh
             .known_hosts
             .as_deref()
             .unwrap_or(Path::new("~/.ssh/known_hosts")),
     );
-    let key_err = |message: String| Error::HostKey {
+    let key_err = |problem: &str, source: Option<Cause>| Error::HostKey {
         host: host.name.clone(),
         known_hosts: known_hosts.clone(),
-        message,
+        problem: problem.to_string(),
+        source,
     };
     let (key, key_type) = session
         .host_key()
-        .ok_or_else(|| key_err("the server sent no host key".into()))?;
+        .ok_or_else(|| key_err("the server sent no host key", None))?;
     let _guard = KNOWN_HOSTS_LOCK.lock();
-    let mut kh = session.known_hosts().map_err(|e| key_err(e.to_string()))?;
+    let mut kh = session
+        .known_hosts()
+        .map_err(|e| key_err("libssh2 cannot check host keys", Some(e.into())))?;
     if known_hosts.exists() {
         kh.read_file(&known_hosts, KnownHostFileKind::OpenSSH)
-            .map_err(|e| key_err(format!("cannot read: {e}")))?;
+            .map_err(|e| key_err("cannot read", Some(e.into())))?;
     }
     let address = host.address.to_string();
     match kh.check_port(&address, host.ssh.port, key) {
-        CheckResult::Match => Ok(()),
-        CheckResult::Mismatch => Err(key_err(format!(
-            "the key of {} CHANGED; refusing to connect (remove the old entry only if you know why it changed)",
-            host_name(&address, host.ssh.port)
-        ))),
-        CheckResult::Failure => Err(key_err("libssh2 could not check the key".into())),
-        CheckResult::NotFound => match host.ssh.host_key_policy {
-            HostKeyPolicy::Strict => Err(key_err(format!(
-                "{} is not in known_hosts (add its key, or set host_key_policy: accept-new)",
+        CheckResult::Match => Ok(None),
+        CheckResult::Mismatch => Err(key_err(
+            &format!(
+                "the key of {} CHANGED; refusing to connect (remove the old entry only if you know why it changed)",
                 host_name(&address, host.ssh.port)
-            ))),
+            ),
+            None,
+        )),
+        CheckResult::Failure => Err(key_err("libssh2 could not check the key", None)),
+        CheckResult::NotFound => match host.ssh.host_key_policy {
+            HostKeyPolicy::Strict => Err(key_err(
+                &format!(
+                    "{} is not in known_hosts (add its key, or set host_key_policy: accept-new)",
+                    host_name(&address, host.ssh.port)
+                ),
+                None,
+            )),
             HostKeyPolicy::AcceptNew => {
                 let name = key_type_name(key_type)
-                    .ok_or_else(|| key_err("unknown host key type".into()))?;
+                    .ok_or_else(|| key_err("unknown host key type", None))?;
+                let new = NewHostKey {
+                    host: host.name.clone(),
+                    name: host_name(&address, host.ssh.port),
+                    key_type: name.to_string(),
+                    fingerprint: fingerprint(key),
+                    known_hosts: known_hosts.clone(),
+                    recorded: record,
+                };
+                if !record {
+                    return Ok(Some(new));
+                }
                 let mut salt = [0u8; 20];
+                // ring's error carries nothing to keep (`Unspecified`).
                 ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
-                    .map_err(|_| key_err("no randomness for the known_hosts salt".into()))?;
+                    .map_err(|_| key_err("no randomness for the known_hosts salt", None))?;
                 let line = hashed_line(&host_name(&address, host.ssh.port), &salt, name, key);
                 if let Some(dir) = known_hosts.parent() {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| key_err(format!("cannot create {}: {e}", dir.display())))?;
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        key_err(&format!("cannot create {}", dir.display()), Some(e.into()))
+                    })?;
                 }
+                let write_err =
+                    |e: std::io::Error| key_err("cannot record the new key", Some(e.into()));
                 let mut f = std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
                     .open(&known_hosts)
-                    .map_err(|e| key_err(format!("cannot record the new key: {e}")))?;
-                f.write_all(line.as_bytes())
-                    .map_err(|e| key_err(format!("cannot record the new key: {e}")))?;
-                Ok(())
+                    .map_err(write_err)?;
+                f.write_all(line.as_bytes()).map_err(write_err)?;
+                Ok(Some(new))
             }
         },
     }
+}
+
+/// OpenSSH's fingerprint of a key blob: `SHA256:` and the unpadded base64 of its digest.
+fn fingerprint(key: &[u8]) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    format!(
+        "SHA256:{}",
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(sha2::Sha256::digest(key))
+    )
 }
 
 fn authenticate(host: &Host, session: &Session) -> Result<(), Error> {
@@ -264,6 +346,10 @@ fn authenticate(host: &Host, session: &Session) -> Result<(), Error> {
 impl Transport for SshTransport {
     fn host(&self) -> &str {
         &self.host
+    }
+
+    fn new_host_key(&self) -> Option<&NewHostKey> {
+        self.new_host_key.as_ref()
     }
 
     fn run(&mut self, command: &str) -> Result<CommandOutput, Error> {

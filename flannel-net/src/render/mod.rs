@@ -19,37 +19,20 @@ use crate::netconf::NetConf;
 use crate::validate::{check, flannel_hosts};
 use inventory::{FlannelMode, Inventory, Runtime};
 use layout::{CNI_CONF_DIR, CNI_CONFLIST, DOCKER_DROPIN_DIR, UNIT};
-use plan::{DirSpec, FileSpec, HostSteps, Plan, Step, UnitSpec};
+use plan::{Binaries, DirSpec, FileSpec, HostSteps, Plan, Step, UnitSpec};
 use std::path::PathBuf;
 
 /// flanneld's etcd client material, PEM (pki's `etcd/ca.pem`, `etcd/client.pem`,
 /// `etcd/client-key.pem`): the same type kubin's own etcd calls use.
 pub use etcd_cluster::online::ClientTls;
 
-/// flannel's release binaries (from `flannel-v*-linux-amd64.tar.gz` in the bundle).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Binaries {
-    /// `flanneld`.
-    pub flanneld: Vec<u8>,
-    /// `mk-docker-opts.sh`: only docker needs it (containerd's CNI plugin reads
-    /// flanneld's subnet.env itself); installed when given.
-    pub mk_docker_opts: Option<Vec<u8>>,
-}
+/// The file names of flannel's binaries that the node plan requires, from its release
+/// tarball (`flannel-v*-linux-amd64.tar.gz` in the bundle), installed under the same names.
+pub const BINARIES: [&str; 1] = ["flanneld"];
 
-impl std::fmt::Debug for Binaries {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Binaries")
-            .field("flanneld", &format_args!("<{} bytes>", self.flanneld.len()))
-            .field(
-                "mk_docker_opts",
-                &self
-                    .mk_docker_opts
-                    .as_ref()
-                    .map(|b| format!("<{} bytes>", b.len())),
-            )
-            .finish()
-    }
-}
+/// `mk-docker-opts.sh`: only docker needs it (containerd's CNI plugin reads flanneld's
+/// `subnet.env` itself); installed when the binaries hold it.
+pub const MK_DOCKER_OPTS: &str = "mk-docker-opts.sh";
 
 /// What the node plan carries besides the inventory. Absent certificates or binaries
 /// mean the plan only writes configs (the deploy may ship those itself).
@@ -57,7 +40,7 @@ impl std::fmt::Debug for Binaries {
 pub struct NodeInputs {
     /// flanneld's etcd client certificate.
     pub certs: Option<ClientTls>,
-    /// flannel's binaries.
+    /// flannel's binaries ([`BINARIES`]).
     pub binaries: Option<Binaries>,
     /// The images kube-flannel.yml names.
     pub images: Images,
@@ -120,15 +103,18 @@ pub fn plan_node(inv: &Inventory, inputs: &NodeInputs) -> Result<Plan, Error> {
         ];
         let mut restart_on = vec![l.env_file.clone(), l.unit_file.clone()];
         if let Some(b) = &inputs.binaries {
+            b.require(&BINARIES)
+                .map_err(|missing| Error::MissingBinaries { missing })?;
+            let [flanneld] = BINARIES.map(|n| b.get(n).unwrap_or_default());
             steps.push(Step::File(FileSpec::new(
                 &l.flanneld,
-                b.flanneld.clone(),
+                flanneld.to_vec(),
                 0o755,
             )));
-            if let Some(mk) = &b.mk_docker_opts {
+            if let Some(mk) = b.get(MK_DOCKER_OPTS) {
                 steps.push(Step::File(FileSpec::new(
                     &l.mk_docker_opts,
-                    mk.clone(),
+                    mk.to_vec(),
                     0o755,
                 )));
             }

@@ -98,10 +98,11 @@ fn etcd_mode_plan_for_containerd() {
             cert_pem: "CERT".into(),
             key_pem: "PRIVATE KEY".into(),
         }),
-        binaries: Some(Binaries {
-            flanneld: vec![1, 2, 3],
-            mk_docker_opts: Some(b"#!/bin/sh\n".to_vec()),
-        }),
+        binaries: Some(
+            Binaries::new()
+                .with("flanneld", vec![1, 2, 3])
+                .with("mk-docker-opts.sh", b"#!/bin/sh\n".to_vec()),
+        ),
         images: Images::for_version(i.network.flannel.version),
     };
     let plan = plan_node(&i, &inputs).unwrap();
@@ -166,5 +167,22 @@ fn the_cluster_checks_report_every_problem() {
     match check(&hosts, &i) {
         Err(Error::Invalid { problems }) => assert_eq!(problems.len(), 3, "{problems:?}"),
         other => panic!("expected the hosts' addresses to be refused, got {other:?}"),
+    }
+}
+
+/// flannel's binaries are `plan::Binaries`, the type etcd's use; a set lacking flanneld is
+/// refused, naming it (`mk-docker-opts.sh` is optional: only docker needs it).
+#[test]
+fn missing_flannel_binaries_are_named() {
+    let i = inv(&[]);
+    let inputs = NodeInputs {
+        binaries: Some(Binaries::new().with("etcd", b"ELF etcd".to_vec())),
+        ..NodeInputs::configs_only(&i)
+    };
+    match plan_node(&i, &inputs) {
+        Err(Error::MissingBinaries { missing }) => {
+            assert_eq!(missing, ["flanneld"])
+        }
+        other => panic!("expected MissingBinaries, got {other:?}"),
     }
 }

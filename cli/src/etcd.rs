@@ -118,6 +118,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             wait,
         } => {
             let mut s = base.session()?;
+            args::changing(&mut s, dry_run, "kubin etcd deploy")?;
             let r = ops::deploy(&mut s, DeployOptions { dry_run, wait })?;
             base.output.print(&r, || {
                 let mut out = crate::pki::render_report(&r.pki);

@@ -37,7 +37,7 @@ enum Command {
 pub fn run(args: Args) -> Result<ExitCode> {
     match args.command {
         Command::Deploy { base, timeout } => {
-            let mut s = args::open(&base.inventory, None, base.output, None)?;
+            let mut s = base.open("kubin nodes deploy", None)?;
             let dry_run = base.dry_run;
             let r = nodes::deploy(&mut s, DeployOptions { dry_run, timeout })?;
             base.output.print(&r, || {

@@ -23,6 +23,9 @@ pub struct SshOptions {
     pub connect_timeout: Duration,
     /// How long any single SSH operation may block (a broken link fails after this).
     pub io_timeout: Duration,
+    /// Under `host_key_policy: accept-new`, record an unknown host's key in known_hosts.
+    /// A dry run sets this to false: the key is accepted for the run and nothing written.
+    pub record_new_keys: bool,
 }
 
 impl Default for SshOptions {
@@ -30,6 +33,7 @@ impl Default for SshOptions {
         Self {
             connect_timeout: Duration::from_secs(10),
             io_timeout: Duration::from_secs(120),
+            record_new_keys: true,
         }
     }
 }
@@ -102,7 +106,7 @@ impl SshTransport {
         session.set_timeout(u32::try_from(opts.io_timeout.as_millis()).unwrap_or(u32::MAX));
         session.set_tcp_stream(tcp);
         session.handshake().map_err(handshake_err)?;
-        check_host_key(host, &session)?;
+        check_host_key(host, &session, opts.record_new_keys)?;
         authenticate(host, &session)?;
         session.set_keepalive(true, 15);
         let mut t = Self {
@@ -182,7 +186,7 @@ impl SshTransport {
     }
 }
 
-fn check_host_key(host: &Host, session: &Session) -> Result<(), Error> {
+fn check_host_key(host: &Host, session: &Session, record: bool) -> Result<(), Error> {
     let known_hosts = expand_home(
         host.ssh
             .known_hosts
@@ -216,6 +220,7 @@ fn check_host_key(host: &Host, session: &Session) -> Result<(), Error> {
                 "{} is not in known_hosts (add its key, or set host_key_policy: accept-new)",
                 host_name(&address, host.ssh.port)
             ))),
+            HostKeyPolicy::AcceptNew if !record => Ok(()),
             HostKeyPolicy::AcceptNew => {
                 let name = key_type_name(key_type)
                     .ok_or_else(|| key_err("unknown host key type".into()))?;

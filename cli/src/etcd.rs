@@ -164,7 +164,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
             base,
             wait,
         }) => {
-            let r = ops::snapshot_restore(&mut base.session()?, &snapshot, wait)?;
+            let mut s = base.session()?;
+            args::changing(&mut s, false, "kubin etcd snapshot restore")?;
+            let r = ops::snapshot_restore(&mut s, &snapshot, wait)?;
             base.output.print(&r, || r.render_table())?;
             Ok(ExitCode::SUCCESS)
         }
@@ -174,12 +176,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
             no_learner,
             wait,
         }) => {
-            let r = ops::member_add(&mut base.session()?, &name, !no_learner, wait)?;
+            let mut s = base.session()?;
+            args::changing(&mut s, false, "kubin etcd member add")?;
+            let r = ops::member_add(&mut s, &name, !no_learner, wait)?;
             base.output.print(&r, || r.health.render_table())?;
             Ok(ExitCode::from(r.health.verdict.exit_code()))
         }
         Command::Member(Member::Remove { name, base }) => {
-            let r = ops::member_remove(&mut base.session()?, &name)?;
+            let mut s = base.session()?;
+            args::changing(&mut s, false, "kubin etcd member remove")?;
+            let r = ops::member_remove(&mut s, &name)?;
             base.output.print(&r, String::new)?;
             Ok(ExitCode::SUCCESS)
         }

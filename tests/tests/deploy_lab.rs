@@ -437,6 +437,34 @@ fn deploy_on_the_lab() {
         }
     });
 
+    // 5b. A lock left by a run that is gone (its pid on this machine is dead) is taken over
+    // with a warning, and released at the end.
+    scenario("stale lock", || {
+        let here = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let stale = format!(
+            "user=root\nhost={}\npid=4194303\nstarted={started}\ncommand=kubin deploy",
+            here.trim()
+        );
+        lab.ssh_ok(
+            "k8s-node1",
+            &format!("printf '%s' '{stale}' > /run/kubin.lock"),
+        )
+        .unwrap();
+        let out = tests::kubin::run_ok(&inv, &["deploy", "--only", "verify"]);
+        assert!(
+            out.contains("k8s-node1: took over a stale lock: its holder root@")
+                && out.contains("is gone: no process 4194303 here"),
+            "{out}"
+        );
+        for h in HOSTS {
+            lab.ssh_ok(h, "test ! -e /run/kubin.lock").unwrap();
+        }
+    });
+
     // 6. Reset, then deploy again: converges.
     scenario("reset then deploy", || {
         let out = tests::kubin::run_ok(&inv, &["reset", "--yes"]);

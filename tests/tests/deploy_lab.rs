@@ -483,10 +483,12 @@ fn deploy_on_the_lab() {
         // exits seconds after it starts (no containerd socket) and its client certificate
         // is bootstrapped in the background: a kubelet that dies between kubin's approval
         // and the issued certificate asks again with a new key. A re-run approves the new
-        // request: the deploy resumes and converges. Each attempt is printed.
+        // request: the deploy resumes and converges. Each attempt is printed. (The watch of
+        // `nodes deploy` stops approving once each node had one request approved; approving
+        // until the certificate files exist would close the race.)
         let mut converged = false;
-        for attempt in 1..=3 {
-            let (out, v) = deploy_json(&inv, &[]);
+        for attempt in 1..=5 {
+            let (out, v) = deploy_json(&inv, &["--nodes-timeout", "40s"]);
             eprintln!(
                 "deploy after reset, attempt {attempt}: success {}",
                 out.status.success()

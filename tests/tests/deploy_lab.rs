@@ -56,21 +56,6 @@ fn deploy_json(inv: &Path, extra: &[&str]) -> (Output, serde_json::Value) {
     (out, v)
 }
 
-/// Deploys, asserting every phase ran; returns the report.
-#[track_caller]
-fn deploy_ok(inv: &Path) -> serde_json::Value {
-    let (out, v) = deploy_json(inv, &[]);
-    let phases: Vec<String> = v["phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| format!("{} {} {}ms", p["phase"], p["state"], p["took_ms"]))
-        .collect();
-    eprintln!("phases: {phases:?}; changes {}", v["changes"]);
-    assert!(out.status.success(), "deploy failed:\n{}", text(&out));
-    v
-}
-
 /// Asserts a deploy changed nothing. The one change allowed is starting a kubelet that
 /// systemd holds in its auto-restart pause: until the container runtime is deployed, the
 /// kubelet exits after its bootstrap (no containerd socket) and systemd restarts it every
@@ -266,6 +251,50 @@ fn check_cluster(lab: &Lab, pki: &Path, kubectl_bin: &Path, admin: &Path, dir: &
     eprintln!("kubectl get nodes -o wide:\n{}", text(&nodes));
 }
 
+/// Deploys until every phase ran, at most 5 times, printing each attempt. Until the
+/// container runtime is part of `nodes` (the runtime work), each kubelet exits seconds
+/// after it starts (no containerd socket) and bootstraps its client certificate in the
+/// background: a kubelet that dies between kubin's approval and the issued certificate asks
+/// again with a new key, and the watch of `nodes deploy` stops approving once each node had
+/// one request approved (approving until the certificate files exist would close this
+/// race). A re-run approves the new request: the deploy resumes and converges. Only the
+/// nodes phase may fail, and only this way.
+fn deploy_converging(lab: &Lab, inv: &Path, kubectl_bin: &Path, admin: &Path, when: &str) {
+    for attempt in 1..=5 {
+        let (out, v) = deploy_json(inv, &["--nodes-timeout", "40s"]);
+        let phases: Vec<String> = v["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| format!("{} {} {}ms", p["phase"], p["state"], p["took_ms"]))
+            .collect();
+        eprintln!(
+            "deploy {when}, attempt {attempt}: success {}; phases {phases:?}; changes {}",
+            out.status.success(),
+            v["changes"]
+        );
+        if out.status.success() {
+            return;
+        }
+        let failed: Vec<String> = v["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["state"] == "failed")
+            .map(|p| format!("{}: {}", p["phase"], p["error"]))
+            .collect();
+        eprintln!("  failed: {failed:?}");
+        assert!(
+            failed.len() == 1 && failed[0].starts_with("\"nodes\": \"no client certificate"),
+            "only the kubelets' bootstrap race may fail: {failed:?}"
+        );
+        if admin.exists() {
+            diagnose(lab, kubectl_bin, admin);
+        }
+    }
+    panic!("the deploy {when} did not converge in 5 runs");
+}
+
 /// What the kubelets and the controller-manager said, for a failed node bootstrap.
 fn diagnose(lab: &Lab, kubectl_bin: &Path, admin: &Path) {
     for n in NODES {
@@ -327,8 +356,7 @@ fn deploy_on_the_lab() {
 
     // 1. From scratch.
     scenario("deploy from scratch", || {
-        let v = deploy_ok(&inv);
-        assert!(v["changes"].as_u64().unwrap() > 0);
+        deploy_converging(&lab, &inv, &kubectl_bin, &admin, "from scratch");
         tests::kubin::run_ok(&inv, &["kubeconfig", "-o", admin.to_str().unwrap()]);
         check_cluster(&lab, &pki, &kubectl_bin, &admin, dir.path());
     });
@@ -479,42 +507,7 @@ fn deploy_on_the_lab() {
         }
         let again = tests::kubin::run_ok(&inv, &["reset", "--yes"]);
         assert!(again.contains("reset: 0 change(s)"), "{again}");
-        // Until the container runtime is part of `nodes` (the runtime work), each kubelet
-        // exits seconds after it starts (no containerd socket) and its client certificate
-        // is bootstrapped in the background: a kubelet that dies between kubin's approval
-        // and the issued certificate asks again with a new key. A re-run approves the new
-        // request: the deploy resumes and converges. Each attempt is printed. (The watch of
-        // `nodes deploy` stops approving once each node had one request approved; approving
-        // until the certificate files exist would close the race.)
-        let mut converged = false;
-        for attempt in 1..=5 {
-            let (out, v) = deploy_json(&inv, &["--nodes-timeout", "40s"]);
-            eprintln!(
-                "deploy after reset, attempt {attempt}: success {}",
-                out.status.success()
-            );
-            if out.status.success() {
-                converged = true;
-                break;
-            }
-            let failed: Vec<String> = v["phases"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|p| p["state"] == "failed")
-                .map(|p| format!("{}: {}", p["phase"], p["error"]))
-                .collect();
-            eprintln!("  failed: {failed:?}");
-            assert!(
-                failed.len() == 1 && failed[0].starts_with("\"nodes\": \"no client certificate"),
-                "only the kubelets' bootstrap race may fail: {failed:?}"
-            );
-            diagnose(&lab, &kubectl_bin, &admin);
-        }
-        assert!(
-            converged,
-            "the deploy after reset did not converge in 3 runs"
-        );
+        deploy_converging(&lab, &inv, &kubectl_bin, &admin, "after reset");
         for n in NODES {
             lab.ssh_ok(n, "test -s /opt/kubernetes/ssl/kubelet-client-current.pem")
                 .unwrap();

@@ -103,13 +103,24 @@ pub struct Changing {
 }
 
 impl Changing {
-    /// The session these flags describe. A dry run's SSH connections write nothing either:
-    /// under accept-new a new host key is trusted for the run only, and the run says so.
-    pub fn session(&self, ssh_timeout: Option<Duration>) -> Result<Session> {
+    /// The session for `command` (`kubin prepare`): a dry run records no new host key;
+    /// a real run holds every host's lock until the session ends.
+    pub fn open(&self, command: &str, ssh_timeout: Option<Duration>) -> Result<Session> {
         let mut s = open(&self.inventory, None, self.output, ssh_timeout)?;
-        s.settings.ssh.dry_run = self.dry_run;
+        changing(&mut s, self.dry_run, command)?;
         Ok(s)
     }
+}
+
+/// Readies `s` for a command that changes hosts: a dry run records no new host key, a
+/// real run takes every host's lock (held until the session ends).
+pub fn changing(s: &mut Session, dry_run: bool, command: &str) -> Result<()> {
+    if dry_run {
+        s.settings.ssh.dry_run = true;
+    } else {
+        s.lock(command)?;
+    }
+    Ok(())
 }
 
 /// The flags of every subcommand that talks to etcd.
@@ -142,6 +153,8 @@ impl Observer for TextObserver {
             Event::Note { message } => println!("{message}"),
             Event::Warning { message } => eprintln!("kubin: warning: {message}"),
             Event::Applied { report } => print!("{}", report.render_text()),
+            Event::PhaseStarted { phase } => println!("\n== {phase}"),
+            Event::PhaseEnded { phase, outcome } => println!("== {phase}: {outcome}"),
             _ => {}
         }
     }

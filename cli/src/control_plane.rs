@@ -37,7 +37,7 @@ enum Command {
 pub fn run(args: Args) -> Result<ExitCode> {
     match args.command {
         Command::Deploy { base, wait } => {
-            let mut s = base.session(None)?;
+            let mut s = base.open("kubin control-plane deploy", None)?;
             let dry_run = base.dry_run;
             let r = master::deploy(&mut s, DeployOptions { dry_run, wait })?;
             base.output.print(&r, || {

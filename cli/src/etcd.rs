@@ -118,8 +118,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             wait,
         } => {
             let mut s = base.session()?;
-            // A dry run writes nothing, not even a new host key to known_hosts.
-            s.settings.ssh.dry_run = dry_run;
+            args::changing(&mut s, dry_run, "kubin etcd deploy")?;
             let r = ops::deploy(&mut s, DeployOptions { dry_run, wait })?;
             base.output.print(&r, || {
                 let mut out = crate::pki::render_report(&r.pki);
@@ -165,7 +164,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
             base,
             wait,
         }) => {
-            let r = ops::snapshot_restore(&mut base.session()?, &snapshot, wait)?;
+            let mut s = base.session()?;
+            args::changing(&mut s, false, "kubin etcd snapshot restore")?;
+            let r = ops::snapshot_restore(&mut s, &snapshot, wait)?;
             base.output.print(&r, || r.render_table())?;
             Ok(ExitCode::SUCCESS)
         }
@@ -175,12 +176,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
             no_learner,
             wait,
         }) => {
-            let r = ops::member_add(&mut base.session()?, &name, !no_learner, wait)?;
+            let mut s = base.session()?;
+            args::changing(&mut s, false, "kubin etcd member add")?;
+            let r = ops::member_add(&mut s, &name, !no_learner, wait)?;
             base.output.print(&r, || r.health.render_table())?;
             Ok(ExitCode::from(r.health.verdict.exit_code()))
         }
         Command::Member(Member::Remove { name, base }) => {
-            let r = ops::member_remove(&mut base.session()?, &name)?;
+            let mut s = base.session()?;
+            args::changing(&mut s, false, "kubin etcd member remove")?;
+            let r = ops::member_remove(&mut s, &name)?;
             base.output.print(&r, String::new)?;
             Ok(ExitCode::SUCCESS)
         }

@@ -3,6 +3,7 @@
 mod args;
 mod control_plane;
 mod csr;
+mod deploy;
 mod etcd;
 mod flannel;
 mod init;
@@ -11,6 +12,8 @@ mod nodes;
 mod pki;
 mod preflight;
 mod prepare;
+mod reset;
+mod status;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -25,6 +28,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Deploy the whole cluster: every phase in order, converging on re-run.
+    Deploy(deploy::Args),
+    /// The plan of a deploy (= `deploy --dry-run`): files as diffs and commands per host.
+    Plan(deploy::PlanArgs),
+    /// The cluster's health: etcd, apiserver, nodes, certificate expiries (exit 0/2/3).
+    Status(status::Args),
+    /// Undo a deploy on the hosts (asks first unless --yes).
+    Reset(reset::Args),
     /// Write a commented example inventory (the guides' topology).
     Init(init::Args),
     /// Check the hosts before anything changes: CPUs, memory, swap, ports, clocks, bundle.
@@ -50,6 +61,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Deploy(args) => deploy::run(args),
+        Command::Plan(args) => deploy::plan(args),
+        Command::Status(args) => status::run(args),
+        Command::Reset(args) => reset::run(args),
         Command::Init(args) => init::run(args),
         Command::Preflight(args) => preflight::run(args),
         Command::Prepare(args) => prepare::run(args),

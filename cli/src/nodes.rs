@@ -39,7 +39,7 @@ enum Command {
 pub fn run(args: Args) -> Result<ExitCode> {
     match args.command {
         Command::Deploy { base, timeout } => {
-            let mut s = base.session(None)?;
+            let mut s = base.open("kubin nodes deploy", None)?;
             let dry_run = base.dry_run;
             let r = nodes::deploy(&mut s, DeployOptions { dry_run, timeout })?;
             base.output.print(&r, || {

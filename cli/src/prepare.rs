@@ -26,7 +26,7 @@ pub struct Args {
 
 /// Runs `kubin prepare`: the report is printed as it is made; exit 1 when a host failed.
 pub fn run(args: Args) -> Result<ExitCode> {
-    let mut s = args.base.session(Some(args.timeout))?;
+    let mut s = args.base.open("kubin prepare", Some(args.timeout))?;
     s.settings.apply.parallel = args.parallel;
     let report = deploy::hosts::prepare(&mut s, &args.hosts, args.base.dry_run)?;
     Ok(if report.is_success() {

@@ -172,6 +172,34 @@ pub enum Error {
     /// The node runtime or pod network could not be planned.
     #[error(transparent)]
     NodeRuntime(#[from] node_runtime::Error),
+    /// Another run of kubin holds a host's lock.
+    #[error(
+        "{host} is locked by {holder}: another kubin run is changing it (the lock, /run/kubin.lock, goes when that run ends, on a reboot, or when found stale)"
+    )]
+    Locked {
+        /// The host.
+        host: String,
+        /// Who holds it.
+        holder: String,
+    },
+    /// A host's lock could not be read, taken or released.
+    #[error("cannot handle the lock on {host}")]
+    Lock {
+        /// The host.
+        host: String,
+        /// Why (boxed: the executor's error is large).
+        #[source]
+        source: Box<executor::Error>,
+    },
+    /// A local directory (the PKI, on `reset --remove-pki`) could not be removed.
+    #[error("cannot remove {}", path.display())]
+    Remove {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// A control plane or node component could not be planned.
     #[error(transparent)]
     ControlPlane(#[from] control_plane::Error),

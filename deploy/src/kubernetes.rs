@@ -212,10 +212,9 @@ impl Material {
     }
 }
 
-/// `kubin kubeconfig`: the admin kubeconfig (cluster CA and the admin's client certificate
-/// embedded, for kubectl) written to `path` with mode 0600. The certificate set must be
-/// complete (a deploy makes it); nothing is issued here.
-pub fn write_admin_kubeconfig(inv: &Inventory, path: &Path) -> Result<(), Error> {
+/// The admin kubeconfig (cluster CA and the admin's client certificate embedded), made
+/// from a complete certificate set; nothing is issued or written here.
+pub fn admin_kubeconfig(inv: &Inventory) -> Result<kube::config::Kubeconfig, Error> {
     let pki = crate::pki::check(inv)?;
     if !pki.complete() {
         return Err(Error::IncompletePki {
@@ -226,14 +225,20 @@ pub fn write_admin_kubeconfig(inv: &Inventory, path: &Path) -> Result<(), Error>
     let cluster =
         node_bootstrap::plan::cluster_ref(inv, &set.ca.cert_pem).ok_or(Error::NoApiserver)?;
     let admin = set.admin();
-    let config = kubeconfig::render(
+    Ok(kubeconfig::render(
         &cluster,
         "admin",
         &Credentials::ClientCert {
             cert_pem: admin.cert_pem.clone(),
             key_pem: admin.key_pem.clone(),
         },
-    );
+    ))
+}
+
+/// `kubin kubeconfig`: [`admin_kubeconfig`] written to `path` with mode 0600. The
+/// certificate set must be complete (a deploy makes it).
+pub fn write_admin_kubeconfig(inv: &Inventory, path: &Path) -> Result<(), Error> {
+    let config = admin_kubeconfig(inv)?;
     let yaml = kubeconfig::to_yaml(kubeconfig::ADMIN, &config)?;
     // Replaced as a whole: a new file of mode 0600, renamed over the old one.
     let tmp = path.with_extension("kubin-tmp");

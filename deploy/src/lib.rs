@@ -9,21 +9,27 @@
 //! parses, calls one function and prints.
 
 pub mod bundle;
+pub mod cluster;
 pub mod error;
 pub mod etcd;
 pub mod etcd_access;
 pub mod flannel;
 pub mod hosts;
 pub mod kubernetes;
+pub mod lock;
 pub mod master;
 pub mod nodes;
 pub mod observer;
+pub mod phase;
 pub mod pki;
 pub mod poll;
+pub mod reset;
 pub mod runner;
 pub mod runtime_bundle;
 pub mod session;
+pub mod verify;
 
 pub use error::Error;
 pub use observer::{Event, Observer, Silent};
+pub use phase::Phase;
 pub use session::{EtcdAccess, Session, Settings};

@@ -18,6 +18,19 @@ pub enum Event<'a> {
         /// What is off.
         message: String,
     },
+    /// A phase of `kubin deploy` starts.
+    PhaseStarted {
+        /// Its name (`etcd`, `control-plane`, ...).
+        phase: &'a str,
+    },
+    /// A phase of `kubin deploy` ended.
+    PhaseEnded {
+        /// Its name.
+        phase: &'a str,
+        /// `done`, `failed` or `stopped`, with the changes, the error or the failed
+        /// phase it depends on.
+        outcome: String,
+    },
     /// A plan was applied (or, in a dry run, compared): the executor's report.
     Applied {
         /// The report.

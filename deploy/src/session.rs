@@ -2,7 +2,7 @@
 //! one tokio runtime for the online calls, the certificate set and the observer.
 
 use crate::observer::{Event, Observer};
-use crate::{Error, etcd_access};
+use crate::{Error, etcd_access, lock};
 use etcd_cluster::online::{Target, Timeouts};
 use executor::{ApplyOptions, Report, SshOptions, Transports};
 use inventory::Inventory;
@@ -47,6 +47,8 @@ pub struct Session {
     transports: Transports,
     runtime: Option<tokio::runtime::Runtime>,
     observer: Box<dyn Observer>,
+    /// This run as a lock holder, and the hosts whose lock it holds.
+    lock: Option<(lock::Holder, Vec<String>)>,
 }
 
 impl Session {
@@ -82,7 +84,71 @@ impl Session {
             transports: Transports::new(),
             runtime: None,
             observer,
+            lock: None,
         }
+    }
+
+    /// Takes the lock ([`lock::LOCK_PATH`]) on every reachable host of the inventory for
+    /// `command` (`kubin deploy`): fails at once naming the holder when another run holds
+    /// one (releasing those taken), takes over stale ones with a warning. Held until
+    /// [`Session::unlock`] or the session's end, on success and error alike. Unreachable
+    /// hosts are left to the phases, which report them.
+    pub fn lock(&mut self, command: &str) -> Result<(), Error> {
+        let now = unix_now();
+        let hosts: Vec<String> = self
+            .inventory
+            .hosts
+            .iter()
+            .map(|h| h.name.clone())
+            .collect();
+        let refs: Vec<&str> = hosts.iter().map(String::as_str).collect();
+        let _ = self.connect_some(&refs);
+        let (holder, mut held) = self
+            .lock
+            .take()
+            .unwrap_or_else(|| (lock::this_run(command, now), Vec::new()));
+        for host in &hosts {
+            if held.contains(host) {
+                continue;
+            }
+            let Some(t) = self.transports.get_mut(host) else {
+                continue;
+            };
+            match lock::acquire(t.as_mut(), &holder, now) {
+                Ok(lock::Acquired::Taken) => held.push(host.clone()),
+                Ok(lock::Acquired::TookOver(why)) => {
+                    self.warn(format!("{host}: took over a stale lock: {why}"));
+                    held.push(host.clone());
+                }
+                Err(e) => {
+                    self.lock = Some((holder, held));
+                    self.unlock();
+                    return Err(e);
+                }
+            }
+        }
+        self.lock = Some((holder, held));
+        Ok(())
+    }
+
+    /// Releases the locks this run holds (a failure to release is a warning: the lock is
+    /// then stale once this process is gone).
+    pub fn unlock(&mut self) {
+        let Some((holder, held)) = self.lock.take() else {
+            return;
+        };
+        for host in held {
+            if let Some(t) = self.transports.get_mut(&host)
+                && let Err(e) = lock::release(t.as_mut(), &holder)
+            {
+                self.warn(executor::display_chain(&e));
+            }
+        }
+    }
+
+    /// Passes `event` to the observer.
+    pub fn event(&self, event: &Event<'_>) {
+        self.observer.event(event);
     }
 
     /// Tells the observer what happens.
@@ -203,6 +269,19 @@ impl Session {
     pub fn show(&self, report: &Report) {
         self.observer.event(&Event::Applied { report });
     }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.unlock();
+    }
+}
+
+/// Seconds since the Unix epoch on the control machine.
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The hosts a plan touches, in first-seen order.

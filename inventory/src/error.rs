@@ -20,6 +20,8 @@ pub struct Problem {
     pub path: String,
     /// What is wrong, naming the offending value.
     pub message: String,
+    /// The line of the offending value in the file, when it was found there.
+    pub line: Option<usize>,
 }
 
 impl fmt::Display for Problem {
@@ -28,7 +30,10 @@ impl fmt::Display for Problem {
             Severity::Warning => "warning",
             Severity::Error => "error",
         };
-        write!(f, "{kind}: {}: {}", self.path, self.message)
+        match self.line {
+            Some(line) => write!(f, "{kind}: line {line}: {}: {}", self.path, self.message),
+            None => write!(f, "{kind}: {}: {}", self.path, self.message),
+        }
     }
 }
 

@@ -10,6 +10,7 @@ pub mod derived;
 pub mod error;
 pub mod example;
 pub mod file;
+pub mod locate;
 pub mod model;
 mod validate;
 pub mod version;

@@ -27,6 +27,7 @@ impl Findings {
             severity: Severity::Error,
             path: path.into(),
             message: message.into(),
+            line: None,
         });
     }
     fn warn(&mut self, path: impl Into<String>, message: impl Into<String>) {
@@ -34,6 +35,7 @@ impl Findings {
             severity: Severity::Warning,
             path: path.into(),
             message: message.into(),
+            line: None,
         });
     }
 }
@@ -610,7 +612,23 @@ impl Inventory {
             source_name: source_name.to_string(),
             message: e.to_string(),
         })?;
-        validate(&file, source_name)
+        let with_lines = |mut problems: Vec<Problem>| {
+            for p in &mut problems {
+                p.line = crate::locate::line_of(text, &p.path);
+            }
+            problems
+        };
+        match validate(&file, source_name) {
+            Ok((inv, warnings)) => Ok((inv, with_lines(warnings))),
+            Err(Error::Invalid {
+                source_name,
+                problems,
+            }) => Err(Error::Invalid {
+                source_name,
+                problems: with_lines(problems),
+            }),
+            Err(e) => Err(e),
+        }
     }
 
     /// Reads and validates an inventory file; relative `bundle` and `pki_dir` are resolved

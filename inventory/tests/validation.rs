@@ -235,15 +235,18 @@ fn even_etcd_member_count_is_a_warning() {
 
 #[test]
 fn error_display_names_file_path_and_value() {
-    let err = Inventory::from_yaml(
-        &edit("address: 192.168.31.66", "address: nowhere"),
-        "lab/cluster.yaml",
-    )
-    .expect_err("invalid");
+    let yaml = edit("address: 192.168.31.66", "address: nowhere");
+    let line = 1 + yaml
+        .lines()
+        .position(|l| l.contains("address: nowhere"))
+        .unwrap();
+    let err = Inventory::from_yaml(&yaml, "lab/cluster.yaml").expect_err("invalid");
     let text = err.to_string();
     assert!(text.starts_with("lab/cluster.yaml: 1 problem(s)"), "{text}");
     assert!(
-        text.contains("error: hosts[2].address: \"nowhere\" is not an IP address"),
+        text.contains(&format!(
+            "error: line {line}: hosts[2].address: \"nowhere\" is not an IP address"
+        )),
         "{text}"
     );
 }

@@ -1,36 +1,39 @@
-//! The README's first command, `cargo xtask lab`: the local lab up, then kubin onto it.
-//!
-//! It runs the real `kubin` binary against the lab's inventory, step by step, as an
-//! operator would; it grows as `kubin deploy` does.
+//! The README's first command, `cargo xtask lab`: the local lab up, then `kubin deploy`
+//! onto it, then the nodes as kubectl (from the bundle, with the admin kubeconfig) sees them.
 
 use crate::sh::{self, cargo};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use std::path::Path;
 
-/// The steps, as `kubin` argument lists (the inventory is appended as `-f FILE`).
-const STEPS: &[&[&str]] = &[
-    &["preflight"],
-    &["prepare"],
-    &["etcd", "deploy"],
-    &["flannel", "set"],
-    &["control-plane", "deploy"],
-    &["nodes", "deploy"],
-    &["etcd", "health"],
-    &["flannel", "get"],
-];
-
-/// Runs every step against `inventory`, stopping at the first failure.
+/// `kubin deploy -f INVENTORY`, `kubin kubeconfig` next to the inventory, then
+/// `kubectl get nodes -o wide` with the bundle's kubectl.
 pub fn deploy(inventory: &Path) -> Result<()> {
     let file = inventory.display().to_string();
-    for step in STEPS {
-        let mut args = vec!["run", "-q", "-p", "cli", "--"];
-        args.extend_from_slice(step);
-        args.extend_from_slice(&["-f", &file]);
-        sh::run(&cargo(), &args)?;
-    }
+    let kubin = |args: &[&str]| {
+        let mut all = vec!["run", "-q", "-p", "cli", "--"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["-f", &file]);
+        sh::run(&cargo(), &all)
+    };
+    kubin(&["deploy"])?;
+    let admin = inventory.with_file_name("admin.kubeconfig");
+    let admin_s = admin.display().to_string();
+    kubin(&["kubeconfig", "-o", &admin_s])?;
+    let (inv, _) =
+        inventory::Inventory::load(inventory).with_context(|| format!("cannot read {file}"))?;
+    let bundle = inv.bundle.context("the lab's inventory names no bundle")?;
+    let kubectl = bundle.join("kubernetes/server/bin/kubectl");
+    sh::run(
+        &kubectl.display().to_string(),
+        &["--kubeconfig", &admin_s, "get", "nodes", "-o", "wide"],
+    )?;
     println!("\nthe lab is deployed; its inventory: {file}");
-    println!("next: cargo run -q -p cli -- kubeconfig -f {file} -o admin.kubeconfig");
-    println!("      kubectl --kubeconfig admin.kubeconfig get csr");
+    println!(
+        "kubectl: {} --kubeconfig {admin_s} get nodes",
+        kubectl.display()
+    );
+    println!("again (no changes): cargo run -q -p cli -- deploy -f {file}");
+    println!("health: cargo run -q -p cli -- status -f {file}");
     println!("stop it with: cargo xtask lab down");
     Ok(())
 }

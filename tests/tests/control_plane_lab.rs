@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 use tests::kubin::text;
+use tests::lab_checks::kubin_timed;
 
 const UNITS: &[(&str, &[&str])] = &[
     (
@@ -26,18 +27,6 @@ const UNITS: &[(&str, &[&str])] = &[
     ("k8s-node1", &["etcd", "kubelet", "kube-proxy"]),
     ("k8s-node2", &["etcd", "kubelet", "kube-proxy"]),
 ];
-
-#[track_caller]
-fn kubin_ok(inv: &Path, args: &[&str]) -> String {
-    let start = Instant::now();
-    let out = tests::kubin::run_ok(inv, args);
-    eprintln!(
-        "kubin {} took {:.1} s",
-        args.join(" "),
-        start.elapsed().as_secs_f64()
-    );
-    out
-}
 
 fn kubectl(bin: &Path, kubeconfig: &Path, args: &[&str]) -> Output {
     Command::new(bin)
@@ -85,19 +74,7 @@ fn write_secret(path: &Path, content: &str) {
 
 /// Each unit's `ActiveEnterTimestampMonotonic` on every host.
 fn start_times(lab: &Lab) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for (host, units) in UNITS {
-        for u in *units {
-            let t = lab
-                .ssh_ok(
-                    host,
-                    &format!("systemctl show -p ActiveEnterTimestampMonotonic --value {u}.service"),
-                )
-                .unwrap();
-            out.push((format!("{host}/{u}"), t.trim().to_string()));
-        }
-    }
-    out
+    tests::lab_checks::unit_start_times(lab, UNITS)
 }
 
 #[test]
@@ -111,16 +88,16 @@ fn control_plane_and_nodes_on_the_lab() {
     let dir = tempfile::tempdir().unwrap();
     let master = lab.host("k8s-master1").unwrap().address;
 
-    let out = kubin_ok(&inv, &["prepare", "--timeout", "10s"]);
+    let out = kubin_timed(&inv, &["prepare", "--timeout", "10s"]);
     eprintln!("{out}");
-    kubin_ok(&inv, &["etcd", "deploy"]);
-    let dry = kubin_ok(&inv, &["control-plane", "deploy", "--dry-run"]);
+    kubin_timed(&inv, &["etcd", "deploy"]);
+    let dry = kubin_timed(&inv, &["control-plane", "deploy", "--dry-run"]);
     eprintln!("control-plane dry run:\n{dry}");
     assert!(
         !pki.join("token.csv").exists(),
         "a dry run wrote the token file"
     );
-    let out = kubin_ok(&inv, &["control-plane", "deploy"]);
+    let out = kubin_timed(&inv, &["control-plane", "deploy"]);
     eprintln!("{out}");
     assert!(out.contains("/healthz: ok"), "{out}");
     assert!(out.contains("bootstrap token: created"), "{out}");
@@ -129,7 +106,7 @@ fn control_plane_and_nodes_on_the_lab() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
-    let out = kubin_ok(&inv, &["nodes", "deploy", "--timeout", "2m"]);
+    let out = kubin_timed(&inv, &["nodes", "deploy", "--timeout", "2m"]);
     eprintln!("{out}");
     assert!(
         out.contains("every node has its client and serving certificates"),
@@ -138,7 +115,7 @@ fn control_plane_and_nodes_on_the_lab() {
 
     // The admin kubeconfig, 0600.
     let admin = dir.path().join("admin.kubeconfig");
-    kubin_ok(&inv, &["kubeconfig", "-o", admin.to_str().unwrap()]);
+    kubin_timed(&inv, &["kubeconfig", "-o", admin.to_str().unwrap()]);
     let mode = std::fs::metadata(&admin).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
 
@@ -265,10 +242,10 @@ fn control_plane_and_nodes_on_the_lab() {
 
     // A second deploy: no change, no unit restarted.
     let before = start_times(&lab);
-    let out = kubin_ok(&inv, &["control-plane", "deploy"]);
+    let out = kubin_timed(&inv, &["control-plane", "deploy"]);
     assert!(out.contains("control plane: 0 change(s)"), "{out}");
     assert!(out.contains("bootstrap token: kept"), "{out}");
-    let out = kubin_ok(&inv, &["nodes", "deploy"]);
+    let out = kubin_timed(&inv, &["nodes", "deploy"]);
     eprintln!("second nodes deploy:\n{out}");
     let after = start_times(&lab);
     eprintln!("unit start times before/after: {before:?}\n{after:?}");

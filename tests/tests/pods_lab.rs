@@ -16,21 +16,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 use tests::kubin::text;
+use tests::lab_checks::kubin_timed;
 
 const HOSTS: [&str; 3] = ["k8s-master1", "k8s-node1", "k8s-node2"];
 const UNITS: [&str; 3] = ["containerd", "kubelet", "kube-proxy"];
-
-#[track_caller]
-fn kubin_ok(inv: &Path, args: &[&str]) -> String {
-    let start = Instant::now();
-    let out = tests::kubin::run_ok(inv, args);
-    eprintln!(
-        "kubin {} took {:.1} s",
-        args.join(" "),
-        start.elapsed().as_secs_f64()
-    );
-    out
-}
 
 struct Kubectl<'a> {
     bin: &'a Path,
@@ -101,19 +90,8 @@ fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
 
 /// Each unit's `ActiveEnterTimestampMonotonic` on every host.
 fn start_times(lab: &Lab) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for host in HOSTS {
-        for u in UNITS {
-            let t = lab
-                .ssh_ok(
-                    host,
-                    &format!("systemctl show -p ActiveEnterTimestampMonotonic --value {u}.service"),
-                )
-                .unwrap();
-            out.push((format!("{host}/{u}"), t.trim().to_string()));
-        }
-    }
-    out
+    let units: Vec<(&str, &[&str])> = HOSTS.iter().map(|h| (*h, &UNITS[..])).collect();
+    tests::lab_checks::unit_start_times(lab, &units)
 }
 
 /// Seconds since the epoch of a time `date -d` reads (systemd's and RFC 3339 alike).
@@ -222,13 +200,13 @@ fn pods_run_and_reach_each_other_across_the_lab() {
     );
     std::fs::remove_file(&flannel).unwrap();
 
-    let preflight = kubin_ok(&inv, &["preflight"]);
+    let preflight = kubin_timed(&inv, &["preflight"]);
     assert!(preflight.contains("0 error(s)"), "{preflight}");
-    kubin_ok(&inv, &["prepare", "--timeout", "10s"]);
-    kubin_ok(&inv, &["etcd", "deploy"]);
-    kubin_ok(&inv, &["flannel", "set"]);
-    kubin_ok(&inv, &["control-plane", "deploy"]);
-    let dry = kubin_ok(&inv, &["nodes", "deploy", "--dry-run"]);
+    kubin_timed(&inv, &["prepare", "--timeout", "10s"]);
+    kubin_timed(&inv, &["etcd", "deploy"]);
+    kubin_timed(&inv, &["flannel", "set"]);
+    kubin_timed(&inv, &["control-plane", "deploy"]);
+    let dry = kubin_timed(&inv, &["nodes", "deploy", "--dry-run"]);
     assert!(dry.contains("dry run: nothing was changed"), "{dry}");
     let unit = lab
         .ssh(
@@ -241,14 +219,14 @@ fn pods_run_and_reach_each_other_across_the_lab() {
         "a dry run wrote containerd's config"
     );
     let deployed = Instant::now();
-    let out = kubin_ok(&inv, &["nodes", "deploy", "--timeout", "4m"]);
+    let out = kubin_timed(&inv, &["nodes", "deploy", "--timeout", "4m"]);
     let deploy_secs = deployed.elapsed().as_secs_f64();
     eprintln!("{out}");
     assert!(out.contains("every node is Ready"), "{out}");
     assert!(out.contains("snapshotter native"), "{out}");
 
     let admin = dir.path().join("admin.kubeconfig");
-    kubin_ok(&inv, &["kubeconfig", "-o", admin.to_str().unwrap()]);
+    kubin_timed(&inv, &["kubeconfig", "-o", admin.to_str().unwrap()]);
     let k = Kubectl {
         bin: &bin,
         kubeconfig: &admin,
@@ -399,7 +377,7 @@ spec:
     // A second deploy: no change, no unit restarted.
     let before = start_times(&lab);
     let again = Instant::now();
-    let out = kubin_ok(&inv, &["nodes", "deploy"]);
+    let out = kubin_timed(&inv, &["nodes", "deploy"]);
     let rerun_secs = again.elapsed().as_secs_f64();
     eprintln!("second nodes deploy:\n{out}");
     assert!(out.contains("node components: 0 change(s)"), "{out}");

@@ -1,0 +1,37 @@
+//! Checks the lab tests share: units' start times (a re-run restarts nothing) and a timed
+//! `kubin` run.
+
+use lab::Lab;
+use std::path::Path;
+use std::time::Instant;
+
+/// Each unit's `ActiveEnterTimestampMonotonic` on each host, as `host/unit` and the value:
+/// equal before and after a run means that run restarted none of them.
+pub fn unit_start_times(lab: &Lab, units: &[(&str, &[&str])]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (host, units) in units {
+        for u in *units {
+            let t = lab
+                .ssh_ok(
+                    host,
+                    &format!("systemctl show -p ActiveEnterTimestampMonotonic --value {u}.service"),
+                )
+                .unwrap();
+            out.push((format!("{host}/{u}"), t.trim().to_string()));
+        }
+    }
+    out
+}
+
+/// `kubin ARGS -f INVENTORY`, which must succeed; prints how long it took.
+#[track_caller]
+pub fn kubin_timed(inventory: &Path, args: &[&str]) -> String {
+    let start = Instant::now();
+    let out = crate::kubin::run_ok(inventory, args);
+    eprintln!(
+        "kubin {} took {:.1} s",
+        args.join(" "),
+        start.elapsed().as_secs_f64()
+    );
+    out
+}

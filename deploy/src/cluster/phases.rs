@@ -134,19 +134,19 @@ fn preflight(s: &mut Session) -> Result<(usize, Vec<String>), Error> {
     })
 }
 
-/// Splits preflight's findings into those that stop a deploy and those only shown: a
-/// port in use on a host that already has kubin's units is the cluster's own component
-/// (a re-run), not a stranger. Pure.
+/// Splits preflight's findings into those that stop a deploy and those only shown. A port
+/// in use on a host that already has kubin's units is the cluster's own component (a
+/// re-run), not a stranger: neither, as a re-run of a converged cluster has nothing to
+/// say. Pure.
 pub fn judge_preflight(
     findings: Vec<Finding>,
     deployed: &BTreeSet<String>,
 ) -> (Vec<Finding>, Vec<Finding>) {
     let mut blocking = Vec::new();
     let mut notes = Vec::new();
-    for mut f in findings {
-        if f.severity == Severity::Error && f.check == "port" && deployed.contains(&f.host) {
-            f.severity = Severity::Warning;
-            f.message += " (by the component kubin deployed there: a re-run)";
+    for f in findings {
+        if f.check == "port" && deployed.contains(&f.host) {
+            continue;
         }
         match f.severity {
             Severity::Error => blocking.push(f),
@@ -268,8 +268,11 @@ mod tests {
             .map(|f| (f.host.as_str(), f.check.as_str()))
             .collect();
         assert_eq!(b, [("b", "port"), ("a", "memory")]);
-        assert_eq!(notes.len(), 2);
-        assert!(notes[0].message.ends_with("a re-run)"));
+        let n: Vec<(&str, &str)> = notes
+            .iter()
+            .map(|f| (f.host.as_str(), f.check.as_str()))
+            .collect();
+        assert_eq!(n, [("b", "clock")]);
     }
 
     #[test]

@@ -46,6 +46,7 @@ pub mod paths;
 pub mod rootfs;
 mod ssh;
 mod state;
+pub mod workload;
 
 pub use error::{Error, Result};
 pub use lab::{Lab, LabConfig, LabHost, READY_TIMEOUT, RUNTIME_PACKAGES, down, leftovers, list};

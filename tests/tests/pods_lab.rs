@@ -10,7 +10,6 @@
 //! A second `kubin nodes deploy` changes nothing and restarts nothing. The test prints
 //! each machine's memory and each kubelet's start-to-Ready time.
 
-use lab::bundle::images::BUSYBOX_IMAGE;
 use lab::{Lab, LabConfig};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -102,53 +101,6 @@ fn epoch(time: &str) -> i64 {
         .expect("date runs");
     assert!(out.status.success(), "date -d {time:?}: {}", text(&out));
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-}
-
-/// The guides' `kubectl create deployment`, one busybox replica per node: `replicas`
-/// pods, a required anti-affinity on the node's hostname keeping any two off one node.
-/// Each prints a greeting naming its node, then answers every TCP connection on port 8080
-/// with one line naming itself.
-fn echo_deployment(replicas: usize) -> String {
-    format!(
-        r#"apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: echo
-spec:
-  replicas: {replicas}
-  selector:
-    matchLabels:
-      app: echo
-  template:
-    metadata:
-      labels:
-        app: echo
-    spec:
-      terminationGracePeriodSeconds: 1
-      affinity:
-        podAntiAffinity:
-          requiredDuringSchedulingIgnoredDuringExecution:
-          - topologyKey: kubernetes.io/hostname
-            labelSelector:
-              matchLabels:
-                app: echo
-      containers:
-      - name: echo
-        image: {BUSYBOX_IMAGE}
-        imagePullPolicy: Never
-        env:
-        - name: NODE
-          valueFrom:
-            fieldRef:
-              fieldPath: spec.nodeName
-        command:
-        - sh
-        - -c
-        - echo "hello from $(hostname) on $NODE"; while true; do echo "pong from $(hostname)" | nc -l -p 8080; done
-        ports:
-        - containerPort: 8080
-"#
-    )
 }
 
 #[test]
@@ -278,7 +230,7 @@ fn pods_run_and_reach_each_other_across_the_lab() {
 
     // The guides' Deployment: one busybox replica per node.
     let applied = Instant::now();
-    k.apply(&echo_deployment(HOSTS.len()));
+    k.apply(&lab::workload::echo_deployment(HOSTS.len()));
     let rolled = k.run(&["rollout", "status", "deployment/echo", "--timeout=180s"]);
     let listing = k.ok(&["get", "deployment,pods", "-o", "wide"]);
     eprintln!("kubectl get deployment,pods -o wide:\n{listing}");

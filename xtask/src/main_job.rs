@@ -23,7 +23,10 @@ pub fn deploy(inventory: &Path) -> Result<()> {
     kubin(&["kubeconfig", "-o", &admin_s])?;
     let (inv, _) =
         inventory::Inventory::load(inventory).with_context(|| format!("cannot read {file}"))?;
-    let bundle = inv.bundle.as_ref().context("the lab's inventory names no bundle")?;
+    let bundle = inv
+        .bundle
+        .as_ref()
+        .context("the lab's inventory names no bundle")?;
     let kubectl = bundle.join("kubernetes/server/bin/kubectl");
     let kubectl_s = kubectl.display().to_string();
     let kubectl = |args: &[&str]| {

@@ -72,6 +72,9 @@ pub(crate) fn run(job: Job<'_, '_>, dry_run: bool, stamp: &str, observer: &dyn O
     let host = transport.host().to_string();
     let mut stats: Vec<Option<Option<FileStat>>> = vec![None; steps.len()];
     let mut written = vec![false; steps.len()];
+    // Each file's sha256, computed once: the batch write and the step both compare it, and
+    // binaries run to a hundred megabytes.
+    let mut digests: Vec<Option<String>> = vec![None; steps.len()];
     for (i, step) in steps.iter().enumerate() {
         let name = step_name(step);
         observer.event(&Event::StepStarted {
@@ -104,8 +107,9 @@ pub(crate) fn run(job: Job<'_, '_>, dry_run: bool, stamp: &str, observer: &dyn O
                             .filter_map(|k| match steps[k] {
                                 Step::File(f) => {
                                     let st = stats[k].as_ref().and_then(|s| s.as_ref());
-                                    let differs =
-                                        st.is_none_or(|s| s.sha256 != sha256_hex(&f.content));
+                                    let want = digests[k]
+                                        .get_or_insert_with(|| sha256_hex(&f.content));
+                                    let differs = st.is_none_or(|s| &s.sha256 != want);
                                     (differs && !(f.backup && st.is_some())).then_some((k, f))
                                 }
                                 _ => None,
@@ -154,8 +158,11 @@ pub(crate) fn run(job: Job<'_, '_>, dry_run: bool, stamp: &str, observer: &dyn O
         let result = match step {
             Step::Directory(d) => directory(transport, d, dry_run),
             Step::File(f) => {
-                let stat = stats[i].take().flatten();
-                file(transport, state, f, stat, dry_run, stamp, written[i])
+                let found = Found {
+                    stat: stats[i].take().flatten(),
+                    want_sha: digests[i].take(),
+                };
+                file(transport, state, f, found, dry_run, stamp, written[i])
             }
             Step::Command(c) => command(transport, c, dry_run),
             Step::Unit(u) => unit(transport, state, u, dry_run),
@@ -299,17 +306,25 @@ fn is_unit_file(f: &FileSpec) -> bool {
         || s.contains("/systemd/system/")
 }
 
+/// What the host has at a file step's path, and the sha256 the step wants there when the
+/// batch write already computed it.
+struct Found {
+    stat: Option<FileStat>,
+    want_sha: Option<String>,
+}
+
 fn file(
     t: &mut dyn Transport,
     state: &mut HostState,
     f: &FileSpec,
-    stat: Option<FileStat>,
+    found: Found,
     dry_run: bool,
     stamp: &str,
     already_written: bool,
 ) -> Result<Outcome, StepError> {
     let target = f.path.display().to_string();
-    let want_sha = sha256_hex(&f.content);
+    let Found { stat, want_sha } = found;
+    let want_sha = want_sha.unwrap_or_else(|| sha256_hex(&f.content));
     let content_differs = stat.as_ref().is_none_or(|s| s.sha256 != want_sha);
     let mode_differs = stat.as_ref().is_some_and(|s| s.mode != f.mode);
     let owner_differs = match (&stat, &f.owner) {

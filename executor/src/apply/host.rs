@@ -107,8 +107,8 @@ pub(crate) fn run(job: Job<'_, '_>, dry_run: bool, stamp: &str, observer: &dyn O
                             .filter_map(|k| match steps[k] {
                                 Step::File(f) => {
                                     let st = stats[k].as_ref().and_then(|s| s.as_ref());
-                                    let want = digests[k]
-                                        .get_or_insert_with(|| sha256_hex(&f.content));
+                                    let want =
+                                        digests[k].get_or_insert_with(|| sha256_hex(&f.content));
                                     let differs = st.is_none_or(|s| &s.sha256 != want);
                                     (differs && !(f.backup && st.is_some())).then_some((k, f))
                                 }

@@ -31,8 +31,9 @@ pub struct Args {
     /// How long the wait until the apiserver answers /healthz may take.
     #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = args::duration)]
     apiserver_wait: Duration,
-    /// How long to wait for every node's client certificate.
-    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = args::duration)]
+    /// How long each of the nodes phase's waits may take (every node's client and serving
+    /// certificates, then every node Ready), as `kubin nodes deploy --timeout`.
+    #[arg(long, value_name = "DURATION", default_value = "3m", value_parser = args::duration)]
     nodes_timeout: Duration,
 }
 

@@ -28,7 +28,8 @@ pub struct Args {
     /// Measure the dev build instead of the release build kubin ships as.
     #[arg(long)]
     dev_profile: bool,
-    /// Leave the last lab running afterwards (`cargo xtask lab down bench-deployN`).
+    /// Leave the last lab running afterwards, even when its deploy fails (`cargo xtask lab
+    /// down --name bench-deployN`).
     #[arg(long)]
     keep_lab: bool,
 }
@@ -49,6 +50,9 @@ fn deploy(kubin: &Path, lab: &Lab, log: &Path) -> Result<Run> {
     let out = Command::new(kubin)
         .args(["deploy", "-f"])
         .arg(lab.inventory_path())
+        // Twelve machines' kubelets share two cores: give their certificates and Ready
+        // time, the figure being the wall time, not a verdict.
+        .args(["--nodes-timeout", "10m"])
         .output()
         .context("cannot run kubin deploy")?;
     let wall = start.elapsed();
@@ -124,10 +128,17 @@ fn cpu_line(run: &Run) -> String {
 fn measure(kubin: &Path, hosts: usize, keep: bool) -> Result<(Run, Run)> {
     let name = format!("bench-deploy{hosts}");
     eprintln!("bench deploy: bringing lab {name} up with {hosts} bare machines ...");
-    let lab = Lab::up(&LabConfig {
+    let config = LabConfig {
         name: name.clone(),
         hosts,
-    })?;
+    };
+    // A kept lab stays up whatever happens, a failed deploy included, for a look inside.
+    let lab = if keep {
+        Lab::up(&config)?.keep();
+        Lab::attach(&name)?
+    } else {
+        Lab::up(&config)?
+    };
     let logs = Path::new(LOGS);
     std::fs::create_dir_all(logs)?;
     let mut first = deploy(kubin, &lab, &logs.join(format!("{name}-first.log")))?;
@@ -150,9 +161,7 @@ fn measure(kubin: &Path, hosts: usize, keep: bool) -> Result<(Run, Run)> {
     first.wall += waited.elapsed();
     println!("{hosts} machines, after the first deploy:\n{table}");
     let rerun = deploy(kubin, &lab, &logs.join(format!("{name}-rerun.log")))?;
-    if keep {
-        lab.keep();
-    } else {
+    if !keep {
         lab.down()?;
     }
     Ok((first, rerun))

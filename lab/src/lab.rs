@@ -98,6 +98,7 @@ impl Lab {
         crate::apt::install_packages(RUNTIME_PACKAGES)?;
         let base = rootfs::ensure()?;
         let bundle = bundle::ensure()?;
+        crate::host_limits::ensure()?;
         let started = Instant::now();
         if !cleanup::leftovers(name).is_empty() {
             eprintln!("lab {name}: cleaning what an earlier run left");

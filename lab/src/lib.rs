@@ -34,6 +34,7 @@ pub mod bundle;
 mod cleanup;
 mod cmd;
 mod error;
+pub mod host_limits;
 pub mod inventory_file;
 pub mod k8s;
 mod lock;

@@ -146,7 +146,9 @@ impl SshTransport {
         session.handshake().map_err(handshake_err)?;
         let new_host_key = check_host_key(host, &session, !opts.dry_run)?;
         authenticate(host, &session)?;
-        session.set_keepalive(true, 15);
+        // No libssh2 keepalive: with one configured, a blocking read gives up ("Timed out
+        // waiting on socket") as soon as the next keepalive is due, whatever `io_timeout`
+        // says; a `sha256sum` of the bundle's binaries on a busy host outlasted its 15 s.
         let mut t = Self {
             host: host.name.clone(),
             session,

@@ -294,6 +294,22 @@ fn a_wrong_key_fails_authentication() {
     assert!(matches!(err, Error::Auth { .. }), "{err}");
 }
 
+/// A command silent for longer than libssh2's keepalive interval (15 s when one was set)
+/// still completes: only `io_timeout` (120 s) bounds a read. With a keepalive, libssh2 gave
+/// up at the next keepalive ("Timed out waiting on socket"), failing a `sha256sum` of the
+/// bundle's binaries on a busy host.
+#[test]
+fn a_long_silent_command_completes() {
+    let sshd = Sshd::start();
+    let mut t = SshTransport::connect(&sshd.host(HostKeyPolicy::Strict, &sshd.trusted())).unwrap();
+    let started = Instant::now();
+    let out = t
+        .run("sleep 17; echo done")
+        .expect("a 17 s silent command completes");
+    assert_eq!(out.stdout_text(), "done\n");
+    assert!(started.elapsed() >= Duration::from_secs(17));
+}
+
 #[test]
 fn commands_files_and_reads() {
     let sshd = Sshd::start();

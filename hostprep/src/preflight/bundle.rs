@@ -67,16 +67,22 @@ pub fn parse_sums(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The required binaries' relative paths, `etcd-v*` resolved to the directory present.
-fn required(dir: &Path) -> Vec<String> {
-    // The newest by version (etcd-v3.5.10 over etcd-v3.5.9), as the deploy picks it.
-    let names: Vec<String> = std::fs::read_dir(dir)
+/// The names of `dir`'s entries (none when it cannot be read: the checks then name what is
+/// missing).
+fn entry_names(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The required binaries' relative paths, `etcd-v*` resolved to the directory present.
+fn required(dir: &Path) -> Vec<String> {
+    // The newest by version (etcd-v3.5.10 over etcd-v3.5.9), as the deploy picks it.
+    let names = entry_names(dir);
     let etcd_dir = inventory::version::newest_release(names.iter().map(String::as_str), "etcd-v")
         .unwrap_or("etcd-v*")
         .to_string();
@@ -218,13 +224,7 @@ pub fn inspect_pod_network(dir: &Path, inv: &Inventory) -> PodNetworkFiles {
         ));
         match inv.network.runtime {
             Runtime::Containerd => {
-                let names: Vec<String> = std::fs::read_dir(dir)
-                    .map(|rd| {
-                        rd.filter_map(|e| e.ok())
-                            .map(|e| e.file_name().to_string_lossy().into_owned())
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let names = entry_names(dir);
                 let cni = inventory::version::newest_release(
                     names.iter().map(String::as_str),
                     CNI_PLUGINS_PREFIX,

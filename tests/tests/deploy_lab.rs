@@ -782,7 +782,8 @@ fn deploy_on_the_lab() {
             lab.ssh_ok(
                 n,
                 "! systemctl is-active -q containerd && ! systemctl is-active -q kube-proxy \
-                 && ! systemctl is-active -q kubelet",
+                 && ! systemctl is-active -q kubelet && ! systemctl is-active -q kubepods.slice \
+                 && ! pgrep -f 'sleep 3600'",
             )
             .unwrap();
         }

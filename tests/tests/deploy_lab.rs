@@ -1,10 +1,14 @@
 //! `kubin deploy` end to end on three lab machines (the guides' topology: one master, two
 //! nodes, etcd on all three), checked by tools no one here wrote: the bundle's etcdctl on a
 //! host, openssl over every certificate placed on the hosts, stat for every key's mode,
-//! kubectl against the apiserver. Then: a re-run changes and restarts nothing; a stopped
-//! etcd member makes `kubin status` exit 2; broken inventories change nothing; a second
-//! concurrent deploy fails naming the lock's holder; `kubin reset --yes` then a deploy
-//! converges; the CA is byte-identical throughout, locally and on every host.
+//! kubectl against the apiserver: both nodes Ready, a pod on each reached by `kubectl logs`
+//! and `exec`. Then: a re-run changes and restarts nothing; a stopped etcd member makes
+//! `kubin status` exit 2; broken inventories change nothing; a second concurrent deploy
+//! fails naming the lock's holder; a stopped node machine fails the deploy naming it and
+//! its cause, and once back a re-run converges; the master's link cut during the
+//! control-plane phase fails it naming the master, and a re-run converges; `kubin reset
+//! --yes` stops every unit and pod, then one deploy converges; the CA is byte-identical
+//! throughout, locally and on every host. Each scenario prints its time.
 
 use lab::bundle::images::BUSYBOX_IMAGE;
 use lab::{Lab, LabConfig};

@@ -103,6 +103,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     deny: a.deny,
                     until_complete: true,
                     serving: a.serving,
+                    since: None,
                 };
                 let mut print = |act: &online::Action| println!("{act}");
                 let end = s.block_on(online::watch(

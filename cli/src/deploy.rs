@@ -35,6 +35,10 @@ pub struct Args {
     /// certificates, then every node Ready), as `kubin nodes deploy --timeout`.
     #[arg(long, value_name = "DURATION", default_value = "3m", value_parser = args::duration)]
     nodes_timeout: Duration,
+    /// How long any single SSH operation may block before its host counts as failed (a
+    /// cut link fails the phase naming the host after this).
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = args::duration)]
+    ssh_timeout: Duration,
 }
 
 /// Arguments of `kubin plan`.
@@ -51,7 +55,7 @@ pub struct PlanArgs {
 
 /// Runs `kubin deploy`: exit 0 when every phase ran, 1 otherwise.
 pub fn run(a: Args) -> Result<ExitCode> {
-    let mut s = args::open(&a.base.inventory, None, a.base.output, None)?;
+    let mut s = args::open(&a.base.inventory, None, a.base.output, Some(a.ssh_timeout))?;
     let opts = DeployOptions {
         dry_run: a.base.dry_run,
         only: (!a.only.is_empty()).then_some(a.only),

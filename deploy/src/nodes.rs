@@ -18,7 +18,11 @@ use node_runtime::{
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+/// How far the master's clock may be behind this machine's when requests are told apart
+/// by their creation time.
+const CLOCK_SLACK: Duration = Duration::from_secs(5);
 
 /// The kubelet's client certificate in its `--cert-dir`, once the controller-manager signed
 /// its approved client CSR.
@@ -349,6 +353,10 @@ pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Erro
             .map(|l| heartbeats(&l))
             .unwrap_or_default()
     };
+    // Requests approved before this apply (re)started the kubelets are for keys those
+    // kubelets may no longer have (a reset keeps etcd's data, and with it the approved
+    // requests of the kubelets it removed); a few seconds' slack for the master's clock.
+    let since = SystemTime::now().checked_sub(CLOCK_SLACK);
     let report = s.apply(&plan, opts.dry_run)?;
     let kubelet_unit = control_plane::layout::unit_name(control_plane::Component::Kubelet.binary());
     let restarted: BTreeMap<String, Time> = nodes
@@ -398,7 +406,7 @@ pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Erro
     if waiting.is_empty() {
         s.note("every node has its client and serving certificates");
     } else {
-        approve(s, &client, &inv, &waiting, opts.timeout, &mut out)?;
+        approve(s, &client, &inv, &waiting, opts.timeout, since, &mut out)?;
     }
     let started = Instant::now();
     let verdicts = poll_until(
@@ -453,6 +461,7 @@ fn approve(
     inv: &Inventory,
     waiting: &[String],
     timeout: Duration,
+    since: Option<SystemTime>,
     out: &mut DeployReport,
 ) -> Result<(), Error> {
     s.note(format!(
@@ -470,6 +479,7 @@ fn approve(
         deny: false,
         until_complete: true,
         serving: true,
+        since,
     };
     let started = Instant::now();
     let mut actions: Vec<Action> = Vec::new();

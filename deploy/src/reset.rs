@@ -42,9 +42,14 @@ pub fn plan_reset(inv: &Inventory, opts: &ResetOptions) -> Plan {
     let mut restore = Vec::new();
     for h in &inv.hosts {
         let units = kubin_units(inv, &h.name);
+        let mut stop_steps: Vec<Step> = units.iter().map(|u| Step::Command(stop_unit(u))).collect();
+        if h.roles.contains(&Role::Node) {
+            // containerd stops with KillMode=process: the pods' containers outlive it.
+            stop_steps.push(Step::Command(stop_pods()));
+        }
         stop.push(HostSteps {
             host: h.name.clone(),
-            steps: units.iter().map(|u| Step::Command(stop_unit(u))).collect(),
+            steps: stop_steps,
         });
         // A removed unit file is forgotten by systemd at once (daemon-reload with it).
         let mut steps: Vec<Step> = units
@@ -166,6 +171,16 @@ fn stop_unit(unit: &str) -> CommandSpec {
         Some(&format!(
             "! systemctl is-active -q {unit} && ! systemctl is-enabled -q {unit} 2>/dev/null"
         )),
+    )
+}
+
+/// Stops every pod's containers: with the systemd cgroup driver they live in scopes under
+/// the kubelet's `kubepods.slice`, which neither the kubelet's nor containerd's stop ends.
+fn stop_pods() -> CommandSpec {
+    CommandSpec::new(
+        "pods: stop their containers (kubepods.slice)",
+        "systemctl stop kubepods.slice",
+        Some("! systemctl is-active -q kubepods.slice"),
     )
 }
 
@@ -306,7 +321,17 @@ mod tests {
             .clone();
         let stop = commands(&plan, 0, &node);
         assert!(stop.iter().any(|c| c.ends_with("kubelet.service")));
+        assert_eq!(
+            stop.last().map(String::as_str),
+            Some("systemctl stop kubepods.slice")
+        );
         assert!(!stop.iter().any(|c| c.contains("kube-apiserver")));
+        assert!(
+            !commands(&plan, 0, &master)
+                .iter()
+                .any(|c| c.contains("kubepods")),
+            "the master runs no pods"
+        );
         let remove = commands(&plan, 1, &master).join("\n");
         assert!(remove.contains("rm -rf -- /opt/kubernetes/ssl"), "{remove}");
         assert!(remove.contains("rm -rf -- /opt/etcd/ssl"), "{remove}");

@@ -1,11 +1,16 @@
 //! `kubin deploy` end to end on three lab machines (the guides' topology: one master, two
 //! nodes, etcd on all three), checked by tools no one here wrote: the bundle's etcdctl on a
 //! host, openssl over every certificate placed on the hosts, stat for every key's mode,
-//! kubectl against the apiserver. Then: a re-run changes and restarts nothing; a stopped
-//! etcd member makes `kubin status` exit 2; broken inventories change nothing; a second
-//! concurrent deploy fails naming the lock's holder; `kubin reset --yes` then a deploy
-//! converges; the CA is byte-identical throughout, locally and on every host.
+//! kubectl against the apiserver: both nodes Ready, a pod on each reached by `kubectl logs`
+//! and `exec`. Then: a re-run changes and restarts nothing; a stopped etcd member makes
+//! `kubin status` exit 2; broken inventories change nothing; a second concurrent deploy
+//! fails naming the lock's holder; a stopped node machine fails the deploy naming it and
+//! its cause, and once back a re-run converges; the master's link cut during the
+//! control-plane phase fails it naming the master, and a re-run converges; `kubin reset
+//! --yes` stops every unit and pod, then one deploy converges; the CA is byte-identical
+//! throughout, locally and on every host. Each scenario prints its time.
 
+use lab::bundle::images::BUSYBOX_IMAGE;
 use lab::{Lab, LabConfig};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
@@ -16,9 +21,7 @@ use tests::kubin::{kubin_bin, text};
 const HOSTS: [&str; 3] = ["k8s-master1", "k8s-node1", "k8s-node2"];
 const NODES: [&str; 2] = ["k8s-node1", "k8s-node2"];
 
-/// The units whose start times must not move on a re-run. The kubelet is left out: without
-/// a container runtime yet it exits, and systemd restarts it by itself every few seconds
-/// (see control_plane_lab.rs); kubin's own report says it restarted nothing.
+/// The units whose start times must not move on a re-run.
 const STABLE_UNITS: &[(&str, &[&str])] = &[
     (
         "k8s-master1",
@@ -29,8 +32,14 @@ const STABLE_UNITS: &[(&str, &[&str])] = &[
             "kube-scheduler",
         ],
     ),
-    ("k8s-node1", &["etcd", "kube-proxy"]),
-    ("k8s-node2", &["etcd", "kube-proxy"]),
+    (
+        "k8s-node1",
+        &["etcd", "containerd", "kubelet", "kube-proxy"],
+    ),
+    (
+        "k8s-node2",
+        &["etcd", "containerd", "kubelet", "kube-proxy"],
+    ),
 ];
 
 /// Runs a scenario, printing its time.
@@ -56,12 +65,7 @@ fn deploy_json(inv: &Path, extra: &[&str]) -> (Output, serde_json::Value) {
     (out, v)
 }
 
-/// Asserts a deploy changed nothing. The one change allowed is starting a kubelet that
-/// systemd holds in its auto-restart pause: until the container runtime is deployed, the
-/// kubelet exits after its bootstrap (no containerd socket) and systemd restarts it every
-/// few seconds (see control_plane_lab.rs); the executor starts any unit it finds not
-/// running. NODES READY: with the runtime, drop this allowance. Everything
-/// else (files, other units, commands) must be unchanged.
+/// Asserts a deploy changed nothing: no change in any host's report, none in the total.
 #[track_caller]
 fn assert_no_change(out: &Output, report: &serde_json::Value) {
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -75,27 +79,14 @@ fn assert_no_change(out: &Output, report: &serde_json::Value) {
         }
         for (host, h) in v["hosts"].as_object().into_iter().flatten() {
             for c in h["changes"].as_array().into_iter().flatten() {
-                changes.push((host.clone(), c.clone()));
+                changes.push(format!("{host}: {c}"));
             }
         }
     }
-    let kubelet_start = |c: &serde_json::Value| {
-        c["kind"]["type"] == "unit"
-            && c["kind"]["name"] == "kubelet.service"
-            && c["kind"]["actions"] == serde_json::json!(["start"])
-    };
-    for (host, c) in &changes {
-        assert!(kubelet_start(c), "{host}: a re-run changed {c}");
-    }
-    assert_eq!(
-        report["changes"].as_u64().unwrap(),
-        changes.len() as u64,
-        "changes outside the executor's reports: {report}"
-    );
-    eprintln!(
-        "re-run: {} change(s) (allowed: only kubelets found in systemd's restart pause and started)",
-        changes.len()
-    );
+    assert!(changes.is_empty(), "a re-run changed: {changes:#?}");
+    assert_eq!(report["changes"], 0, "a re-run changed: {report}");
+    assert!(out.status.success(), "{}", text(out));
+    eprintln!("re-run: 0 changes");
 }
 
 fn kubectl(bin: &Path, kubeconfig: &Path, args: &[&str]) -> Output {
@@ -237,62 +228,256 @@ fn check_cluster(lab: &Lab, pki: &Path, kubectl_bin: &Path, admin: &Path, dir: &
         text(&healthz)
     );
 
-    // The nodes: what today's `nodes deploy` achieves is each kubelet's client certificate,
-    // approved by kubin's policy and issued by the controller-manager.
-    for n in NODES {
-        lab.ssh_ok(n, "test -s /opt/kubernetes/ssl/kubelet-client-current.pem")
-            .unwrap();
-    }
-    eprintln!("both kubelets hold their client certificate");
-    // NODES READY: once the container runtime is deployed by `nodes deploy` (the runtime
-    // work), assert here `kubectl get nodes` lists k8s-node1 and k8s-node2 Ready, and the
-    // verification's `nodes[].ready == "True"`; today they do not register.
-    let nodes = kubectl(kubectl_bin, admin, &["get", "nodes", "-o", "wide"]);
-    eprintln!("kubectl get nodes -o wide:\n{}", text(&nodes));
+    nodes_ready(lab, kubectl_bin, admin);
+    pods_on_every_node(kubectl_bin, admin);
 }
 
-/// Deploys until every phase ran, at most 5 times, printing each attempt. Until the
-/// container runtime is part of `nodes` (the runtime work), each kubelet exits seconds
-/// after it starts (no containerd socket) and bootstraps its client certificate in the
-/// background: a kubelet that dies between kubin's approval and the issued certificate asks
-/// again with a new key, and the watch of `nodes deploy` stops approving once each node had
-/// one request approved (approving until the certificate files exist would close this
-/// race). A re-run approves the new request: the deploy resumes and converges. Only the
-/// nodes phase may fail, and only this way.
-fn deploy_converging(lab: &Lab, inv: &Path, kubectl_bin: &Path, admin: &Path, when: &str) {
-    for attempt in 1..=5 {
-        let (out, v) = deploy_json(inv, &["--nodes-timeout", "40s"]);
-        let phases: Vec<String> = v["phases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| format!("{} {} {}ms", p["phase"], p["state"], p["took_ms"]))
-            .collect();
-        eprintln!(
-            "deploy {when}, attempt {attempt}: success {}; phases {phases:?}; changes {}",
-            out.status.success(),
-            v["changes"]
+/// `kubectl get nodes` lists both nodes Ready, and `kubin status` exits 0 with every
+/// node ready in its JSON.
+fn nodes_ready(lab: &Lab, kubectl_bin: &Path, admin: &Path) {
+    let nodes = kubectl(kubectl_bin, admin, &["get", "nodes", "-o", "wide"]);
+    let listing = text(&nodes);
+    eprintln!("kubectl get nodes -o wide:\n{listing}");
+    assert!(nodes.status.success(), "{listing}");
+    for n in NODES {
+        let line = listing
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(n))
+            .unwrap_or_else(|| panic!("{n} not listed:\n{listing}"));
+        assert_eq!(
+            line.split_whitespace().nth(1),
+            Some("Ready"),
+            "{n} is not Ready:\n{listing}"
         );
-        if out.status.success() {
-            return;
-        }
-        let failed: Vec<String> = v["phases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|p| p["state"] == "failed")
-            .map(|p| format!("{}: {}", p["phase"], p["error"]))
-            .collect();
-        eprintln!("  failed: {failed:?}");
-        assert!(
-            failed.len() == 1 && failed[0].starts_with("\"nodes\": \"no client certificate"),
-            "only the kubelets' bootstrap race may fail: {failed:?}"
-        );
-        if admin.exists() {
-            diagnose(lab, kubectl_bin, admin);
-        }
     }
-    panic!("the deploy {when} did not converge in 5 runs");
+    let out = kubin(lab.inventory_path(), &["status", "--output", "json"]);
+    let last = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    let v: serde_json::Value = serde_json::from_str(&last)
+        .unwrap_or_else(|e| panic!("no status JSON ({e}):\n{}", text(&out)));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let listed: Vec<(&str, &str)> = v["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["name"].as_str().unwrap_or_default(),
+                n["ready"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    for n in NODES {
+        assert!(
+            listed.contains(&(n, "True")),
+            "{n} not ready in status: {v}"
+        );
+    }
+    eprintln!("kubin status: exit 0, nodes {listed:?}");
+}
+
+/// The guides' Deployment, one busybox replica per node (a required anti-affinity on the
+/// hostname), each printing a greeting naming its node.
+fn echo_deployment() -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: echo
+spec:
+  replicas: {replicas}
+  selector:
+    matchLabels:
+      app: echo
+  template:
+    metadata:
+      labels:
+        app: echo
+    spec:
+      terminationGracePeriodSeconds: 1
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+          - topologyKey: kubernetes.io/hostname
+            labelSelector:
+              matchLabels:
+                app: echo
+      containers:
+      - name: echo
+        image: {BUSYBOX_IMAGE}
+        imagePullPolicy: Never
+        env:
+        - name: NODE
+          valueFrom:
+            fieldRef:
+              fieldPath: spec.nodeName
+        command:
+        - sh
+        - -c
+        - echo "hello from $(hostname) on $NODE"; while true; do sleep 3600; done
+"#,
+        replicas = NODES.len()
+    )
+}
+
+/// A Deployment with one replica per node Running on both nodes; `kubectl logs` and
+/// `kubectl exec` reach every pod.
+fn pods_on_every_node(kubectl_bin: &Path, admin: &Path) {
+    use std::io::Write as _;
+    let mut child = Command::new(kubectl_bin)
+        .arg("--kubeconfig")
+        .arg(admin)
+        .args(["apply", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(echo_deployment().as_bytes())
+        .unwrap();
+    let applied = child.wait_with_output().unwrap();
+    assert!(
+        applied.status.success(),
+        "kubectl apply: {}",
+        text(&applied)
+    );
+    let t = Instant::now();
+    let rolled = kubectl(
+        kubectl_bin,
+        admin,
+        &[
+            "rollout",
+            "status",
+            "deployment/echo",
+            "--timeout=120s",
+            "--request-timeout=0",
+        ],
+    );
+    let listing = kubectl(kubectl_bin, admin, &["get", "pods", "-o", "wide"]);
+    eprintln!("kubectl get pods -o wide:\n{}", text(&listing));
+    assert!(rolled.status.success(), "{}", text(&rolled));
+    let table = kubectl(
+        kubectl_bin,
+        admin,
+        &[
+            "get",
+            "pods",
+            "-l",
+            "app=echo",
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName} {.status.phase}{\"\\n\"}{end}",
+        ],
+    );
+    let table = String::from_utf8_lossy(&table.stdout).to_string();
+    for node in NODES {
+        let on: Vec<Vec<&str>> = table
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .filter(|r| r.get(1) == Some(&node))
+            .collect();
+        assert_eq!(on.len(), 1, "not one echo pod on {node}:\n{table}");
+        let (pod, phase) = (on[0][0], on[0][2]);
+        assert_eq!(phase, "Running", "{table}");
+        let logs = kubectl(kubectl_bin, admin, &["logs", pod]);
+        assert!(
+            text(&logs).contains(&format!("hello from {pod} on {node}")),
+            "kubectl logs {pod}: {}",
+            text(&logs)
+        );
+        let exec = kubectl(kubectl_bin, admin, &["exec", pod, "--", "hostname"]);
+        assert!(
+            exec.status.success() && String::from_utf8_lossy(&exec.stdout).trim() == pod,
+            "kubectl exec {pod} hostname: {}",
+            text(&exec)
+        );
+    }
+    eprintln!(
+        "echo pods Running on {NODES:?} in {:.1} s; kubectl logs and exec reach each",
+        t.elapsed().as_secs_f64()
+    );
+}
+
+/// One `kubin deploy`, which must succeed; prints each phase's outcome and time.
+fn deploy_once(lab: &Lab, inv: &Path, kubectl_bin: &Path, admin: &Path, when: &str) {
+    let (out, v) = deploy_json(inv, &[]);
+    let phases: Vec<String> = v["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| format!("{} {} {}ms", p["phase"], p["state"], p["took_ms"]))
+        .collect();
+    eprintln!(
+        "deploy {when}: success {}; phases {phases:?}; changes {}",
+        out.status.success(),
+        v["changes"]
+    );
+    if !out.status.success() && admin.exists() {
+        diagnose(lab, kubectl_bin, admin);
+    }
+    assert!(out.status.success(), "deploy {when}:\n{}", text(&out));
+}
+
+/// The failed phases of a deploy report, `phase: error` each.
+fn failures(report: &serde_json::Value) -> Vec<String> {
+    report["phases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["state"] == "failed")
+        .map(|p| {
+            format!(
+                "{}: {}",
+                p["phase"].as_str().unwrap_or_default(),
+                p["error"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// Spawns `command` with its output going to files in `dir` (a pipe no one reads could
+/// block it), waits at most `bound` (killing it and failing beyond), and returns its output.
+fn run_bounded(
+    mut command: Command,
+    dir: &Path,
+    bound: Duration,
+    on_start: impl FnOnce(),
+) -> Output {
+    let stdout = dir.join("bounded.stdout");
+    let stderr = dir.join("bounded.stderr");
+    let mut child = command
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    on_start();
+    let t = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if t.elapsed() > bound {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "still running after {bound:?}:\n{}\n{}",
+                std::fs::read_to_string(&stdout).unwrap_or_default(),
+                std::fs::read_to_string(&stderr).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    Output {
+        status,
+        stdout: std::fs::read(&stdout).unwrap(),
+        stderr: std::fs::read(&stderr).unwrap(),
+    }
 }
 
 /// What the kubelets and the controller-manager said, for a failed node bootstrap.
@@ -356,7 +541,7 @@ fn deploy_on_the_lab() {
 
     // 1. From scratch.
     scenario("deploy from scratch", || {
-        deploy_converging(&lab, &inv, &kubectl_bin, &admin, "from scratch");
+        deploy_once(&lab, &inv, &kubectl_bin, &admin, "from scratch");
         tests::kubin::run_ok(&inv, &["kubeconfig", "-o", admin.to_str().unwrap()]);
         check_cluster(&lab, &pki, &kubectl_bin, &admin, dir.path());
     });
@@ -493,6 +678,98 @@ fn deploy_on_the_lab() {
         }
     });
 
+    // 5c. A node machine stopped: the deploy fails, its summary naming the host and the
+    // cause; once the machine is back, a re-run converges with every node Ready.
+    scenario("node machine stopped, then back", || {
+        let address = lab.host("k8s-node2").unwrap().address.to_string();
+        lab.stop("k8s-node2").unwrap();
+        let (out, v) = deploy_json(&inv, &["--ssh-timeout", "10s", "--nodes-timeout", "30s"]);
+        let failed = failures(&v);
+        eprintln!("deploy with k8s-node2 stopped: failed {failed:#?}");
+        assert!(!out.status.success(), "{}", text(&out));
+        assert!(
+            failed
+                .iter()
+                .any(|f| f.contains("k8s-node2") && f.contains(&address)),
+            "no failure names k8s-node2 and its address: {failed:#?}"
+        );
+        for phase in ["pki", "verify"] {
+            assert!(
+                v["phases"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| p["phase"] == phase && p["state"] == "done"),
+                "{phase} did not complete: {v}"
+            );
+        }
+        lab.restart("k8s-node2").unwrap();
+        deploy_once(&lab, &inv, &kubectl_bin, &admin, "with k8s-node2 back");
+        nodes_ready(&lab, &kubectl_bin, &admin);
+    });
+
+    // 5d. The master's link cut during the control-plane phase: the deploy fails naming
+    // k8s-master1; with the link back, a re-run converges.
+    scenario("master link cut during control-plane", || {
+        lab.ssh_ok(
+            "k8s-master1",
+            "ls /opt/kubernetes/cfg/kube-scheduler* && rm -f /opt/kubernetes/cfg/kube-scheduler*",
+        )
+        .unwrap();
+        let mut command = Command::new(kubin_bin());
+        command
+            .args(["deploy", "--only", "control-plane", "--output", "json"])
+            .args(["--ssh-timeout", "10s", "--apiserver-wait", "20s", "-f"])
+            .arg(&inv);
+        let t = Instant::now();
+        let out = run_bounded(command, dir.path(), Duration::from_secs(120), || {
+            while lab
+                .ssh("k8s-master1", "test -e /run/kubin.lock")
+                .unwrap()
+                .status
+                .code()
+                != Some(0)
+            {
+                assert!(
+                    t.elapsed() < Duration::from_secs(30),
+                    "the deploy took no lock"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            lab.cut_link("k8s-master1").unwrap();
+            eprintln!(
+                "cut k8s-master1's link {:.1} s after the start",
+                t.elapsed().as_secs_f64()
+            );
+        });
+        lab.restore_link("k8s-master1").unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("no JSON report ({e}):\n{}", text(&out)));
+        let failed = failures(&v);
+        eprintln!(
+            "deploy with k8s-master1's link cut after {:.1} s: failed {failed:#?}",
+            t.elapsed().as_secs_f64()
+        );
+        assert!(!out.status.success(), "{}", text(&out));
+        assert!(
+            failed
+                .iter()
+                .any(|f| f.starts_with("control-plane") && f.contains("k8s-master1")),
+            "no control-plane failure names k8s-master1: {failed:#?}"
+        );
+        deploy_once(
+            &lab,
+            &inv,
+            &kubectl_bin,
+            &admin,
+            "with k8s-master1's link back",
+        );
+        lab.ssh_ok("k8s-master1", "ls /opt/kubernetes/cfg/kube-scheduler*")
+            .unwrap();
+        nodes_ready(&lab, &kubectl_bin, &admin);
+    });
+
     // 6. Reset, then deploy again: converges.
     scenario("reset then deploy", || {
         let out = tests::kubin::run_ok(&inv, &["reset", "--yes"]);
@@ -505,13 +782,25 @@ fn deploy_on_the_lab() {
             )
             .unwrap();
         }
+        // No unit of the node left running, nor the pods' containers (`360[0]`: the shell
+        // running this check does not match itself).
+        for n in NODES {
+            lab.ssh_ok(
+                n,
+                "! systemctl is-active -q containerd && ! systemctl is-active -q kube-proxy \
+                 && ! systemctl is-active -q kubelet && ! systemctl is-active -q kubepods.slice \
+                 && ! pgrep -f 'sleep 360[0]'",
+            )
+            .unwrap();
+        }
         let again = tests::kubin::run_ok(&inv, &["reset", "--yes"]);
         assert!(again.contains("reset: 0 change(s)"), "{again}");
-        deploy_converging(&lab, &inv, &kubectl_bin, &admin, "after reset");
+        deploy_once(&lab, &inv, &kubectl_bin, &admin, "after reset");
         for n in NODES {
             lab.ssh_ok(n, "test -s /opt/kubernetes/ssl/kubelet-client-current.pem")
                 .unwrap();
         }
+        nodes_ready(&lab, &kubectl_bin, &admin);
         let (out, v) = deploy_json(&inv, &[]);
         assert_no_change(&out, &v);
     });

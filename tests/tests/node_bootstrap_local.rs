@@ -308,6 +308,7 @@ fn bootstrap_rbac_and_csr_policy_against_a_real_apiserver() {
                 deny: false,
                 until_complete: true,
                 serving: true,
+                since: None,
             };
             let mut report = move |a: &Action| actions.lock().unwrap().push(a.clone());
             online::watch(

@@ -18,6 +18,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::Path;
+use std::time::SystemTime;
 
 /// The field manager kubin's server-side applies use.
 pub const FIELD_MANAGER: &str = "kubin";
@@ -330,6 +331,21 @@ pub struct WatchConfig {
     pub until_complete: bool,
     /// With `until_complete`: wait for every node's serving certificate request too.
     pub serving: bool,
+    /// With `until_complete`: requests approved before the watch that were created before
+    /// this time do not count. A reset keeps etcd's data, so the approved requests of the
+    /// kubelets it removed are still listed, for keys that no longer exist: counting them
+    /// would end the watch before the new kubelets ask for their serving certificates.
+    pub since: Option<SystemTime>,
+}
+
+/// Whether an already approved request created at `created` counts for a watch that
+/// ignores those created before `since`. Pure.
+pub fn counts(created: Option<SystemTime>, since: Option<SystemTime>) -> bool {
+    match (created, since) {
+        (_, None) => true,
+        (Some(c), Some(s)) => c >= s,
+        (None, Some(_)) => false,
+    }
 }
 
 /// Why a watch ended.
@@ -386,7 +402,7 @@ where
         move |source| Error::Api { action, source }
     };
     let job = |state: &mut WatchState, csr: CertificateSigningRequest| -> Option<Decided<'_>> {
-        let name = state.wants(&csr, inv)?;
+        let name = state.wants(&csr, inv, cfg.since)?;
         let api = api.clone();
         let permits = permits.clone();
         let deny = cfg.deny;
@@ -480,10 +496,23 @@ struct WatchState {
 impl WatchState {
     /// Records an approved request's grant; returns the name of a pending request that
     /// needs deciding (and is not already being decided).
-    fn wants(&mut self, csr: &CertificateSigningRequest, inv: &Inventory) -> Option<String> {
+    fn wants(
+        &mut self,
+        csr: &CertificateSigningRequest,
+        inv: &Inventory,
+        since: Option<SystemTime>,
+    ) -> Option<String> {
         let facts = CsrFacts::from_csr(csr);
         match facts.state {
             CsrState::Approved | CsrState::Issued => {
+                let created = csr
+                    .metadata
+                    .creation_timestamp
+                    .as_ref()
+                    .map(|t| SystemTime::from(t.0));
+                if !counts(created, since) {
+                    return None;
+                }
                 if let Decision::Approve(g) = decide(&facts, inv) {
                     self.have.insert((g.node, g.kind));
                 }
@@ -516,5 +545,23 @@ impl WatchState {
             report(&a);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn approvals_from_before_the_watch_count_only_when_asked() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let later = t + Duration::from_secs(1);
+        assert!(counts(Some(t), None));
+        assert!(counts(None, None));
+        assert!(counts(Some(later), Some(t)));
+        assert!(counts(Some(t), Some(t)));
+        assert!(!counts(Some(t), Some(later)));
+        assert!(!counts(None, Some(t)));
     }
 }

@@ -39,7 +39,11 @@ enum Command {
 pub fn run(args: Args) -> Result<ExitCode> {
     match args.command {
         Command::Deploy { base, timeout } => {
-            let mut s = base.open("kubin nodes deploy", None)?;
+            // A bundle that cannot serve the pod network is refused before any host is
+            // contacted, the lock included.
+            let mut s = args::open(&base.inventory, None, base.output, None)?;
+            nodes::check_pod_network_bundle(&s.inventory)?;
+            args::changing(&mut s, base.dry_run, "kubin nodes deploy")?;
             let dry_run = base.dry_run;
             let r = nodes::deploy(&mut s, DeployOptions { dry_run, timeout })?;
             base.output.print(&r, || {

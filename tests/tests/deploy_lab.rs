@@ -11,7 +11,6 @@
 //! every unit and pod and keeps etcd's data and the local PKI. Each scenario prints its
 //! time.
 
-use lab::bundle::images::BUSYBOX_IMAGE;
 use lab::{Lab, LabConfig};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
@@ -267,50 +266,6 @@ fn nodes_ready(lab: &Lab, kubectl_bin: &Path, admin: &Path) {
     eprintln!("kubin status: exit 0, nodes {listed:?}");
 }
 
-/// The guides' Deployment, one busybox replica per node (a required anti-affinity on the
-/// hostname), each printing a greeting naming its node.
-fn echo_deployment() -> String {
-    format!(
-        r#"apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: echo
-spec:
-  replicas: {replicas}
-  selector:
-    matchLabels:
-      app: echo
-  template:
-    metadata:
-      labels:
-        app: echo
-    spec:
-      terminationGracePeriodSeconds: 1
-      affinity:
-        podAntiAffinity:
-          requiredDuringSchedulingIgnoredDuringExecution:
-          - topologyKey: kubernetes.io/hostname
-            labelSelector:
-              matchLabels:
-                app: echo
-      containers:
-      - name: echo
-        image: {BUSYBOX_IMAGE}
-        imagePullPolicy: Never
-        env:
-        - name: NODE
-          valueFrom:
-            fieldRef:
-              fieldPath: spec.nodeName
-        command:
-        - sh
-        - -c
-        - echo "hello from $(hostname) on $NODE"; while true; do sleep 3600; done
-"#,
-        replicas = NODES.len()
-    )
-}
-
 /// A Deployment with one replica per node Running on both nodes; `kubectl logs` and
 /// `kubectl exec` reach every pod.
 fn pods_on_every_node(kubectl_bin: &Path, admin: &Path) {
@@ -328,7 +283,7 @@ fn pods_on_every_node(kubectl_bin: &Path, admin: &Path) {
         .stdin
         .take()
         .unwrap()
-        .write_all(echo_deployment().as_bytes())
+        .write_all(lab::workload::echo_deployment(NODES.len()).as_bytes())
         .unwrap();
     let applied = child.wait_with_output().unwrap();
     assert!(
@@ -776,14 +731,14 @@ fn deploy_on_the_lab() {
             )
             .unwrap();
         }
-        // No unit of the node left running, nor the pods' containers (`360[0]`: the shell
+        // No unit of the node left running, nor the pods' containers (`808[0]`: the shell
         // running this check does not match itself).
         for n in NODES {
             lab.ssh_ok(
                 n,
                 "! systemctl is-active -q containerd && ! systemctl is-active -q kube-proxy \
                  && ! systemctl is-active -q kubelet && ! systemctl is-active -q kubepods.slice \
-                 && ! pgrep -f 'sleep 360[0]'",
+                 && ! pgrep -f 'nc -l -p 808[0]'",
             )
             .unwrap();
         }

@@ -9,6 +9,7 @@ use etcd_cluster::online::{
     self, EndpointStatus, SnapshotInfo, Target, is_reconfiguration_refusal,
 };
 use etcd_cluster::{HealthReport, LiveMember, Verdict, check_add, check_membership, check_remove};
+use inventory::Inventory;
 use serde::Serialize;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -113,17 +114,33 @@ pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Erro
         Err(e) => return Err(e.into()),
     };
     let rollout = etcd_cluster::rollout(&inv, &certs, &binaries, running)?;
-    let check = EtcdHealth::new(s, target)?;
+    let check = EtcdHealth::new(s, members_in(s, target))?;
     let run_opts = RunOptions {
         dry_run: opts.dry_run,
         wait: opts.wait,
     };
-    let report = runner::run(s, &rollout, run_opts, &check)?;
+    let report = runner::run(s, rollout, run_opts, &check)?;
     Ok(DeployReport {
         pki,
         running,
         rollout: Some(report),
     })
+}
+
+/// `target` without the endpoints of the members left out of the run: the rollout waits
+/// for the others only. Their health still proves a quorum: etcd answers a health check
+/// through a read that needs one.
+fn members_in(s: &Session, mut target: Target) -> Target {
+    if s.settings.etcd.endpoints.is_empty() {
+        target.endpoints = s
+            .inventory
+            .etcd_members()
+            .iter()
+            .filter(|h| s.is_in(&h.name))
+            .map(|h| Inventory::etcd_client_url(h))
+            .collect();
+    }
+    target
 }
 
 /// `kubin etcd health`: every endpoint, like `etcdctl endpoint health`.
@@ -166,7 +183,7 @@ pub fn snapshot_restore(
     })?;
     let stamp = executor::apply::backup_stamp(SystemTime::now());
     let plan = etcd_cluster::plan_restore(&inv, &snapshot, &stamp)?;
-    s.apply(&plan, false)?;
+    s.apply(plan, false)?;
     let check = EtcdHealth::new(s, target)?;
     runner::wait_healthy(&check, wait, "after the restore")
 }
@@ -237,7 +254,7 @@ pub fn member_add(
         added.id,
         if learner { " (learner)" } else { "" }
     ));
-    s.apply(&etcd_cluster::plan_member_add(&inv, own, &binaries)?, false)?;
+    s.apply(etcd_cluster::plan_member_add(&inv, own, &binaries)?, false)?;
     if learner {
         poll_until(
             wait,
@@ -314,7 +331,7 @@ pub fn member_remove(s: &mut Session, name: &str) -> Result<MemberRemoved, Error
     let mut stopped = false;
     if inv.host(name).is_some() {
         let stamp = executor::apply::backup_stamp(SystemTime::now());
-        match s.apply(&etcd_cluster::plan_member_stop(&inv, name, &stamp), false) {
+        match s.apply(etcd_cluster::plan_member_stop(&inv, name, &stamp), false) {
             Ok(_) => stopped = true,
             Err(e) => s.warn(format!(
                 "{name} left the cluster, but stopping etcd on it failed: {}",

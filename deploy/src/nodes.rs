@@ -89,7 +89,10 @@ fn gather(s: &mut Session, hosts: &[String]) -> Result<BTreeMap<String, RuntimeF
     for name in hosts {
         let Some(h) = inv.host(name) else { continue };
         let script = node_runtime::facts::gather_script(&h.address.to_string());
-        let t = s.transports().get_mut(name).expect("connected above");
+        // Not connected: left out of the run, which goes on without it.
+        let Some(t) = s.transports().get_mut(name) else {
+            continue;
+        };
         match t.run(&script) {
             Ok(o) => {
                 out.insert(
@@ -100,11 +103,8 @@ fn gather(s: &mut Session, hosts: &[String]) -> Result<BTreeMap<String, RuntimeF
             Err(e) => unreachable.push((name.clone(), e.to_string())),
         }
     }
-    if unreachable.is_empty() {
-        Ok(out)
-    } else {
-        Err(Error::Unreachable { unreachable })
-    }
+    s.lost(unreachable)?;
+    Ok(out)
 }
 
 /// The node renderers' facts for a host: what it is, plus the kubelet and kube-proxy
@@ -283,7 +283,12 @@ pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Erro
     let hosts: Vec<String> = node_runtime::network::network_hosts(&inv)
         .map(|h| h.name.clone())
         .collect();
-    let facts = gather(s, &hosts)?;
+    let mut facts = gather(s, &hosts)?;
+    // A host left out of the run is planned without facts: its steps are never applied,
+    // and the other hosts' plans (routes to every node) stay as they are.
+    for h in hosts.iter().filter(|h| !s.is_in(h)) {
+        facts.entry(h.clone()).or_default();
+    }
     let bundle = crate::runtime_bundle::runtime_bundle(&inv)?;
     let runtime = node_runtime::plan_nodes(&inv, &facts, &bundle, &NetworkOptions::default())?;
     let no_adjustments = Vec::new();
@@ -357,7 +362,7 @@ pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Erro
     // kubelets may no longer have (a reset keeps etcd's data, and with it the approved
     // requests of the kubelets it removed); a few seconds' slack for the master's clock.
     let since = SystemTime::now().checked_sub(CLOCK_SLACK);
-    let report = s.apply(&plan, opts.dry_run)?;
+    let report = s.apply(plan, opts.dry_run)?;
     let kubelet_unit = control_plane::layout::unit_name(control_plane::Component::Kubelet.binary());
     let restarted: BTreeMap<String, Time> = nodes
         .iter()
@@ -396,6 +401,8 @@ pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Erro
     if opts.dry_run {
         return Ok(out);
     }
+    // The nodes left out of the run are not waited for.
+    let nodes: Vec<String> = nodes.into_iter().filter(|n| s.is_in(n)).collect();
     out.had_certificate = with_certificate(s, &nodes);
     let waiting: Vec<String> = nodes
         .iter()

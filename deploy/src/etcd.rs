@@ -11,7 +11,9 @@ use etcd_cluster::online::{
 use etcd_cluster::{HealthReport, LiveMember, Verdict, check_add, check_membership, check_remove};
 use inventory::Inventory;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 /// How long a membership change is retried while etcd's strict reconfiguration check
@@ -21,15 +23,28 @@ pub const RECONFIGURATION_WINDOW: Duration = Duration::from_secs(15);
 /// etcd's health through its v3 API, probed on the session's runtime.
 pub struct EtcdHealth {
     handle: tokio::runtime::Handle,
-    target: Target,
+    target: Mutex<Target>,
+    /// Each inventory member's host and client URL, when the target is the inventory's.
+    members: Vec<(String, String)>,
 }
 
 impl EtcdHealth {
     /// A probe of `target` on the session's runtime.
     pub fn new(session: &mut Session, target: Target) -> Result<Self, Error> {
+        let members = if session.settings.etcd.endpoints.is_empty() {
+            session
+                .inventory
+                .etcd_members()
+                .iter()
+                .map(|h| (h.name.clone(), Inventory::etcd_client_url(h)))
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(Self {
             handle: session.runtime()?.handle().clone(),
-            target,
+            target: Mutex::new(target),
+            members,
         })
     }
 }
@@ -38,7 +53,27 @@ impl HealthCheck for EtcdHealth {
     type Report = HealthReport;
 
     fn probe(&self) -> Result<HealthReport, Error> {
-        Ok(self.handle.block_on(online::health(&self.target))?)
+        let target = self
+            .target
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        Ok(self.handle.block_on(online::health(&target))?)
+    }
+
+    /// The members left out are not waited for. The others' health still proves a
+    /// quorum: etcd answers a health check through a read that needs one.
+    fn skip(&self, hosts: &BTreeMap<String, String>) {
+        if self.members.is_empty() || hosts.is_empty() {
+            return;
+        }
+        let mut target = self.target.lock().unwrap_or_else(|e| e.into_inner());
+        target.endpoints = self
+            .members
+            .iter()
+            .filter(|(h, _)| !hosts.contains_key(h))
+            .map(|(_, url)| url.clone())
+            .collect();
     }
 
     fn healthy(report: &HealthReport) -> bool {
@@ -114,7 +149,7 @@ pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Erro
         Err(e) => return Err(e.into()),
     };
     let rollout = etcd_cluster::rollout(&inv, &certs, &binaries, running)?;
-    let check = EtcdHealth::new(s, members_in(s, target))?;
+    let check = EtcdHealth::new(s, target)?;
     let run_opts = RunOptions {
         dry_run: opts.dry_run,
         wait: opts.wait,
@@ -125,22 +160,6 @@ pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Erro
         running,
         rollout: Some(report),
     })
-}
-
-/// `target` without the endpoints of the members left out of the run: the rollout waits
-/// for the others only. Their health still proves a quorum: etcd answers a health check
-/// through a read that needs one.
-fn members_in(s: &Session, mut target: Target) -> Target {
-    if s.settings.etcd.endpoints.is_empty() {
-        target.endpoints = s
-            .inventory
-            .etcd_members()
-            .iter()
-            .filter(|h| s.is_in(&h.name))
-            .map(|h| Inventory::etcd_client_url(h))
-            .collect();
-    }
-    target
 }
 
 /// `kubin etcd health`: every endpoint, like `etcdctl endpoint health`.

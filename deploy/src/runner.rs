@@ -23,6 +23,9 @@ pub trait HealthCheck {
     fn describe(report: &Self::Report) -> (String, String);
     /// Where to look when it stays unhealthy.
     fn hint(&self) -> String;
+    /// Stops probing the members on `hosts`, left out of the run (by default it probes
+    /// every member).
+    fn skip(&self, _hosts: &BTreeMap<String, String>) {}
 }
 
 /// How a rollout runs.
@@ -120,6 +123,7 @@ pub fn run<C: HealthCheck>(
                     "waiting up to {} until every member is healthy",
                     humanize(opts.wait)
                 ));
+                check.skip(session.left_out());
                 out.health = Some(wait_healthy(check, opts.wait, "after the rollout")?);
             }
             Stage::RollingRestart {
@@ -149,6 +153,7 @@ pub fn run<C: HealthCheck>(
                 }
                 for (i, (host, restart)) in order.iter().enumerate() {
                     if *restart {
+                        check.skip(session.left_out());
                         wait_healthy(check, opts.wait, &format!("before restarting {host}"))?;
                         session.note(format!(
                             "{}: restarting {host} ({} of {}), the others keep the quorum",
@@ -157,10 +162,16 @@ pub fn run<C: HealthCheck>(
                             order.len()
                         ));
                     }
-                    let report = session.apply(member_start(host, &unit, *restart), false)?;
+                    let report = match session.apply(member_start(host, &unit, *restart), false) {
+                        Ok(r) => r,
+                        // Left out of the run by this failure: the others go on.
+                        Err(_) if !session.is_in(host) => continue,
+                        Err(e) => return Err(e),
+                    };
                     out.changes += report.total_changes();
                     if *restart {
                         out.restarted.push(host.clone());
+                        check.skip(session.left_out());
                         wait_healthy(check, opts.wait, &format!("after restarting {host}"))?;
                     }
                 }

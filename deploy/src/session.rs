@@ -312,26 +312,28 @@ impl Session {
     }
 
     /// Judges the `report` of applying `what` to `hosts`: when the run keeps going, the
-    /// hosts that failed are left out, and it fails only when none of `hosts` is left;
-    /// otherwise it fails naming each host that failed, its step and cause.
+    /// hosts that failed are left out, and it fails only when none of `hosts` is left
+    /// (naming each, failed now or left out before); otherwise it fails naming each host
+    /// that failed, its step and cause.
     pub fn settle(&mut self, hosts: &[String], report: &Report, what: &str) -> Result<(), Error> {
         let failed = |h: &str| report.hosts.get(h).is_some_and(|r| r.failure.is_some());
         let everyone_out = !hosts.is_empty() && hosts.iter().all(|h| !self.is_in(h) || failed(h));
-        if self.keep_going && !everyone_out {
+        if self.keep_going {
             for f in report.failures() {
-                self.leave_out(&f.host, format!("{}: {}: {}", f.step, f.target, f.message));
+                self.leave_out(&f.host, failure_cause(f));
             }
-            return Ok(());
-        }
-        if report.is_success() && !everyone_out {
+            if !everyone_out {
+                return Ok(());
+            }
+        } else if report.is_success() && !everyone_out {
             return Ok(());
         }
         let mut named: Vec<String> = report
             .failures()
             .iter()
-            .map(|f| format!("{} ({}: {}: {})", f.host, f.step, f.target, f.message))
+            .map(|f| format!("{} ({})", f.host, failure_cause(f)))
             .collect();
-        for h in hosts {
+        for h in hosts.iter().filter(|h| !failed(h)) {
             if let Some(why) = self.left_out.get(h) {
                 named.push(format!("{h} (left out: {why})"));
             }
@@ -369,6 +371,16 @@ pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// A failed step's cause: the step, its target when it is not the step's own name, the
+/// message.
+fn failure_cause(f: &executor::Failure) -> String {
+    if f.step == f.target {
+        format!("{}: {}", f.step, f.message)
+    } else {
+        format!("{}: {}: {}", f.step, f.target, f.message)
+    }
 }
 
 /// The plan's phase names, for messages.

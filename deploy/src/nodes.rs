@@ -283,21 +283,28 @@ pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Erro
     let hosts: Vec<String> = node_runtime::network::network_hosts(&inv)
         .map(|h| h.name.clone())
         .collect();
-    let mut facts = gather(s, &hosts)?;
-    // A host left out of the run is planned without facts: its steps are never applied,
-    // and the other hosts' plans (routes to every node) stay as they are.
-    for h in hosts.iter().filter(|h| !s.is_in(h)) {
-        facts.entry(h.clone()).or_default();
-    }
+    let facts = gather(s, &hosts)?;
     let bundle = crate::runtime_bundle::runtime_bundle(&inv)?;
-    let runtime = node_runtime::plan_nodes(&inv, &facts, &bundle, &NetworkOptions::default())?;
+    // The hosts left out of the run get no steps; the others' plans (routes to every
+    // node) stay as they are.
+    let left_out = s.left_out().keys().cloned().collect();
+    let runtime = node_runtime::plan_nodes_except(
+        &inv,
+        &facts,
+        &bundle,
+        &NetworkOptions::default(),
+        &left_out,
+    )?;
     let no_adjustments = Vec::new();
     let node_facts: BTreeMap<String, NodeFacts> = nodes
         .iter()
-        .filter_map(|n| {
-            let f = facts.get(n)?;
-            let a = runtime.adjustments.get(n).unwrap_or(&no_adjustments);
-            Some((n.clone(), node_facts(f, a)))
+        .map(|n| match facts.get(n) {
+            Some(f) => {
+                let a = runtime.adjustments.get(n).unwrap_or(&no_adjustments);
+                (n.clone(), node_facts(f, a))
+            }
+            // Left out: its node components are planned but never applied.
+            None => (n.clone(), NodeFacts::default()),
         })
         .collect();
     let adjustments: BTreeMap<String, Vec<String>> = runtime

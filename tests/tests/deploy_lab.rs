@@ -656,7 +656,7 @@ fn deploy_on_the_lab() {
             .unwrap();
         let mut command = Command::new(kubin_bin());
         command
-            .args(["deploy", "--output", "json", "--ssh-timeout", "10s"])
+            .args(["deploy", "--output", "json", "--ssh-timeout", "30s"])
             .args(["--nodes-timeout", "60s", "-f"])
             .arg(&inv);
         let t = Instant::now();

@@ -148,6 +148,19 @@ fn check_cluster(lab: &Lab, pki: &Path, kubectl_bin: &Path, admin: &Path, dir: &
         "{health_text}"
     );
 
+    // flannel's config where flannel 0.10 (the lab's release) reads it: etcd's v2 API,
+    // read with curl on every member.
+    for e in &eps {
+        let got = tests::lab_checks::curl_v2(pki, e, "/coreos.com/network/config");
+        assert!(got.status.success(), "{}", text(&got));
+        let v: serde_json::Value = serde_json::from_slice(&got.stdout).unwrap();
+        let value = v["node"]["value"].as_str().unwrap_or_default();
+        let conf: serde_json::Value = serde_json::from_str(value)
+            .unwrap_or_else(|e| panic!("flannel's config is no JSON ({e}): {v}"));
+        assert_eq!(conf["Network"], "172.17.0.0/16", "{conf}");
+    }
+    eprintln!("flannel's config in etcd's v2 API on every member (curl)");
+
     // openssl verify of every certificate placed on the hosts against the local CAs.
     let both = dir.join("cas.pem");
     let mut cas_pem = std::fs::read(pki.join("ca.pem")).unwrap();

@@ -11,7 +11,8 @@ use std::time::Duration;
 #[derive(clap::Args)]
 #[command(after_help = "\
 Phases, in order: preflight, prepare, pki, etcd, flannel, control-plane, nodes, verify.
-A failed phase stops the phases that depend on it; a re-run resumes and converges.
+A failed phase stops the phases that depend on it; a host that cannot be reached or
+fails is left out and the others go on. A re-run resumes and converges.
 
 Examples:
   kubin deploy -f cluster.yaml
@@ -97,6 +98,9 @@ fn render(r: &DeployReport) -> String {
                 for line in summary {
                     out += &format!("      {line}\n");
                 }
+                for (host, why) in &p.left_out {
+                    out += &format!("      left out {host}: {why}\n");
+                }
             }
             Outcome::Failed { error } => {
                 out += &format!(
@@ -114,6 +118,12 @@ fn render(r: &DeployReport) -> String {
     }
     if let Some(v) = &r.verification {
         out += &verify::render_text(v);
+    }
+    if !r.left_out.is_empty() {
+        out += "left out of this run (the rest completed; re-run once they are back):\n";
+        for (host, why) in &r.left_out {
+            out += &format!("  {host}: {why}\n");
+        }
     }
     out += &r.changes_line();
     out.push('\n');

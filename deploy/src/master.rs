@@ -125,7 +125,7 @@ pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Erro
         dry_run: opts.dry_run,
         wait: opts.wait,
     };
-    let report = runner::run(s, &rollout, run_opts, &check)?;
+    let report = runner::run(s, rollout, run_opts, &check)?;
     let mut rbac = Vec::new();
     if !opts.dry_run {
         let applied = s.block_on(online::apply_rbac(

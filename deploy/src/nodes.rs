@@ -89,7 +89,10 @@ fn gather(s: &mut Session, hosts: &[String]) -> Result<BTreeMap<String, RuntimeF
     for name in hosts {
         let Some(h) = inv.host(name) else { continue };
         let script = node_runtime::facts::gather_script(&h.address.to_string());
-        let t = s.transports().get_mut(name).expect("connected above");
+        // Not connected: left out of the run, which goes on without it.
+        let Some(t) = s.transports().get_mut(name) else {
+            continue;
+        };
         match t.run(&script) {
             Ok(o) => {
                 out.insert(
@@ -100,11 +103,8 @@ fn gather(s: &mut Session, hosts: &[String]) -> Result<BTreeMap<String, RuntimeF
             Err(e) => unreachable.push((name.clone(), e.to_string())),
         }
     }
-    if unreachable.is_empty() {
-        Ok(out)
-    } else {
-        Err(Error::Unreachable { unreachable })
-    }
+    s.lost(unreachable)?;
+    Ok(out)
 }
 
 /// The node renderers' facts for a host: what it is, plus the kubelet and kube-proxy
@@ -285,14 +285,26 @@ pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Erro
         .collect();
     let facts = gather(s, &hosts)?;
     let bundle = crate::runtime_bundle::runtime_bundle(&inv)?;
-    let runtime = node_runtime::plan_nodes(&inv, &facts, &bundle, &NetworkOptions::default())?;
+    // The hosts left out of the run get no steps; the others' plans (routes to every
+    // node) stay as they are.
+    let left_out = s.left_out().keys().cloned().collect();
+    let runtime = node_runtime::plan_nodes_except(
+        &inv,
+        &facts,
+        &bundle,
+        &NetworkOptions::default(),
+        &left_out,
+    )?;
     let no_adjustments = Vec::new();
     let node_facts: BTreeMap<String, NodeFacts> = nodes
         .iter()
-        .filter_map(|n| {
-            let f = facts.get(n)?;
-            let a = runtime.adjustments.get(n).unwrap_or(&no_adjustments);
-            Some((n.clone(), node_facts(f, a)))
+        .map(|n| match facts.get(n) {
+            Some(f) => {
+                let a = runtime.adjustments.get(n).unwrap_or(&no_adjustments);
+                (n.clone(), node_facts(f, a))
+            }
+            // Left out: its node components are planned but never applied.
+            None => (n.clone(), NodeFacts::default()),
         })
         .collect();
     let adjustments: BTreeMap<String, Vec<String>> = runtime
@@ -357,7 +369,7 @@ pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Erro
     // kubelets may no longer have (a reset keeps etcd's data, and with it the approved
     // requests of the kubelets it removed); a few seconds' slack for the master's clock.
     let since = SystemTime::now().checked_sub(CLOCK_SLACK);
-    let report = s.apply(&plan, opts.dry_run)?;
+    let report = s.apply(plan, opts.dry_run)?;
     let kubelet_unit = control_plane::layout::unit_name(control_plane::Component::Kubelet.binary());
     let restarted: BTreeMap<String, Time> = nodes
         .iter()
@@ -396,6 +408,8 @@ pub fn deploy(s: &mut Session, opts: DeployOptions) -> Result<DeployReport, Erro
     if opts.dry_run {
         return Ok(out);
     }
+    // The nodes left out of the run are not waited for.
+    let nodes: Vec<String> = nodes.into_iter().filter(|n| s.is_in(n)).collect();
     out.had_certificate = with_certificate(s, &nodes);
     let waiting: Vec<String> = nodes
         .iter()

@@ -23,6 +23,9 @@ pub trait HealthCheck {
     fn describe(report: &Self::Report) -> (String, String);
     /// Where to look when it stays unhealthy.
     fn hint(&self) -> String;
+    /// Stops probing the members on `hosts`, left out of the run (by default it probes
+    /// every member).
+    fn skip(&self, _hosts: &BTreeMap<String, String>) {}
 }
 
 /// How a rollout runs.
@@ -95,7 +98,7 @@ pub fn wait_healthy<C: HealthCheck>(
 /// restart are left as they were.
 pub fn run<C: HealthCheck>(
     session: &mut Session,
-    rollout: &Rollout,
+    rollout: Rollout,
     opts: RunOptions,
     check: &C,
 ) -> Result<RolloutReport<C::Report>, Error> {
@@ -105,7 +108,7 @@ pub fn run<C: HealthCheck>(
         health: None,
     };
     let mut changed: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
-    for stage in &rollout.stages {
+    for stage in rollout.stages {
         match stage {
             Stage::Apply(plan) => {
                 let report = session.apply(plan, opts.dry_run)?;
@@ -120,6 +123,7 @@ pub fn run<C: HealthCheck>(
                     "waiting up to {} until every member is healthy",
                     humanize(opts.wait)
                 ));
+                check.skip(session.left_out());
                 out.health = Some(wait_healthy(check, opts.wait, "after the rollout")?);
             }
             Stage::RollingRestart {
@@ -127,7 +131,12 @@ pub fn run<C: HealthCheck>(
                 unit,
                 restart_if_changed,
             } => {
-                let order = restart_order(hosts, restart_if_changed, &changed);
+                // A host left out of the run is neither restarted nor waited for.
+                let order: Vec<(String, bool)> =
+                    restart_order(&hosts, &restart_if_changed, &changed)
+                        .into_iter()
+                        .filter(|(h, _)| session.is_in(h))
+                        .collect();
                 if opts.dry_run {
                     let would: Vec<&str> = order
                         .iter()
@@ -144,18 +153,25 @@ pub fn run<C: HealthCheck>(
                 }
                 for (i, (host, restart)) in order.iter().enumerate() {
                     if *restart {
+                        check.skip(session.left_out());
                         wait_healthy(check, opts.wait, &format!("before restarting {host}"))?;
                         session.note(format!(
                             "{}: restarting {host} ({} of {}), the others keep the quorum",
-                            unit.strip_suffix(".service").unwrap_or(unit),
+                            unit.strip_suffix(".service").unwrap_or(&unit),
                             i + 1,
                             order.len()
                         ));
                     }
-                    let report = session.apply(&member_start(host, unit, *restart), false)?;
+                    let report = match session.apply(member_start(host, &unit, *restart), false) {
+                        Ok(r) => r,
+                        // Left out of the run by this failure: the others go on.
+                        Err(_) if !session.is_in(host) => continue,
+                        Err(e) => return Err(e),
+                    };
                     out.changes += report.total_changes();
                     if *restart {
                         out.restarted.push(host.clone());
+                        check.skip(session.left_out());
                         wait_healthy(check, opts.wait, &format!("after restarting {host}"))?;
                     }
                 }
@@ -223,10 +239,14 @@ mod tests {
     }
 
     fn rollout() -> Rollout {
+        rollout_for(&HOSTS)
+    }
+
+    fn rollout_for(names: &[&str]) -> Rollout {
         let install = Plan {
             phases: vec![Phase {
                 name: "etcd: install".into(),
-                hosts: HOSTS
+                hosts: names
                     .iter()
                     .map(|h| HostSteps {
                         host: h.to_string(),
@@ -239,7 +259,7 @@ mod tests {
             stages: vec![
                 Stage::Apply(install),
                 Stage::RollingRestart {
-                    hosts: HOSTS.map(String::from).to_vec(),
+                    hosts: names.iter().map(|h| h.to_string()).collect(),
                     unit: "etcd.service".into(),
                     restart_if_changed: vec![CFG.into()],
                 },
@@ -267,7 +287,7 @@ mod tests {
             dry_run: false,
             wait: Duration::from_secs(1),
         };
-        let r = run(&mut s, &rollout(), opts, &check).unwrap();
+        let r = run(&mut s, rollout(), opts, &check).unwrap();
         assert_eq!(r.restarted, ["k8s-master1", "k8s-node2"]);
         assert_eq!(hosts.iter().map(restarts).collect::<Vec<_>>(), [1, 0, 1]);
         // Before and after each of two restarts, then the final wait.
@@ -286,7 +306,7 @@ mod tests {
             dry_run: true,
             wait: Duration::from_secs(1),
         };
-        let r = run(&mut s, &rollout(), opts, &check).unwrap();
+        let r = run(&mut s, rollout(), opts, &check).unwrap();
         assert_eq!(r.changes, 2);
         assert!(r.restarted.is_empty());
         assert!(hosts.iter().all(|h| h.lock().mutations().is_empty()));
@@ -304,7 +324,7 @@ mod tests {
             dry_run: false,
             wait: Duration::ZERO,
         };
-        match run(&mut s, &rollout(), opts, &check) {
+        match run(&mut s, rollout(), opts, &check) {
             Err(Error::Unhealthy { when, table, .. }) => {
                 assert_eq!(when, "before restarting k8s-master1");
                 assert_eq!(table, "TABLE");
@@ -312,5 +332,53 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(hosts.iter().all(|h| restarts(h) == 0));
+    }
+
+    #[test]
+    fn a_host_that_fails_when_the_run_keeps_going_is_left_out_and_the_others_finish() {
+        let (mut s, hosts) = session();
+        s.keep_going();
+        hosts[2].lock().fail_from(1);
+        let check = Fake {
+            healthy: true,
+            probes: Mutex::new(0),
+        };
+        let opts = RunOptions {
+            dry_run: false,
+            wait: Duration::from_secs(1),
+        };
+        let r = run(&mut s, rollout(), opts, &check).unwrap();
+        assert_eq!(r.restarted, ["k8s-master1"]);
+        assert_eq!(hosts.iter().map(restarts).collect::<Vec<_>>(), [1, 0, 0]);
+        let out: Vec<&String> = s.left_out().keys().collect();
+        assert_eq!(out, ["k8s-node2"]);
+        // Later plans skip it; one for it alone fails naming why it was left out.
+        let alone = rollout_for(&["k8s-node2"]);
+        match run(&mut s, alone, opts, &check) {
+            Err(Error::Apply { hosts, .. }) => {
+                assert_eq!(hosts.len(), 1, "{hosts:?}");
+                assert!(hosts[0].starts_with("k8s-node2 (left out: "), "{hosts:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn without_keep_going_a_failed_host_fails_the_run() {
+        let (mut s, hosts) = session();
+        hosts[2].lock().fail_from(1);
+        let check = Fake {
+            healthy: true,
+            probes: Mutex::new(0),
+        };
+        let opts = RunOptions {
+            dry_run: false,
+            wait: Duration::from_secs(1),
+        };
+        match run(&mut s, rollout(), opts, &check) {
+            Err(Error::Apply { hosts, .. }) => assert!(hosts[0].starts_with("k8s-node2 ")),
+            other => panic!("{other:?}"),
+        }
+        assert!(s.left_out().is_empty());
     }
 }

@@ -6,6 +6,7 @@ use crate::{Error, etcd_access, lock};
 use etcd_cluster::online::{Target, Timeouts};
 use executor::{ApplyOptions, Report, SshOptions, Transports};
 use inventory::Inventory;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// How a session reaches hosts and etcd.
@@ -49,6 +50,11 @@ pub struct Session {
     observer: Box<dyn Observer>,
     /// This run as a lock holder, and the hosts whose lock it holds.
     lock: Option<(lock::Holder, Vec<String>)>,
+    /// Whether a host that cannot be reached or fails a step is left out and the run goes
+    /// on with the others ([`Session::keep_going`]).
+    keep_going: bool,
+    /// The hosts left out of the rest of this run, with why.
+    left_out: BTreeMap<String, String>,
 }
 
 impl Session {
@@ -85,14 +91,60 @@ impl Session {
             runtime: None,
             observer,
             lock: None,
+            keep_going: false,
+            left_out: BTreeMap::new(),
         }
+    }
+
+    /// From now on, a host that cannot be reached or fails a step is left out of the rest
+    /// of the run and the run goes on with the others (`kubin deploy`), instead of the
+    /// call failing; a call fails only when every host it needs is out.
+    pub fn keep_going(&mut self) {
+        self.keep_going = true;
+    }
+
+    /// The hosts left out of the rest of this run, with why.
+    pub fn left_out(&self) -> &BTreeMap<String, String> {
+        &self.left_out
+    }
+
+    /// Whether `host` is still in this run.
+    pub fn is_in(&self, host: &str) -> bool {
+        !self.left_out.contains_key(host)
+    }
+
+    /// Leaves `host` out of the rest of this run: its connection is dropped and every later
+    /// connection to it fails at once with `why`. The first reason is kept.
+    pub fn leave_out(&mut self, host: &str, why: String) {
+        if self.left_out.contains_key(host) {
+            return;
+        }
+        self.transports.remove(host);
+        self.warn(format!("{host}: left out of the rest of this run: {why}"));
+        self.left_out.insert(host.to_string(), why);
+    }
+
+    /// Hosts that could not be reached, each with why: left out when the run keeps going,
+    /// otherwise an error naming them.
+    pub fn lost(&mut self, unreachable: Vec<(String, String)>) -> Result<(), Error> {
+        if unreachable.is_empty() {
+            return Ok(());
+        }
+        if !self.keep_going {
+            return Err(Error::Unreachable { unreachable });
+        }
+        for (host, why) in unreachable {
+            self.leave_out(&host, why);
+        }
+        Ok(())
     }
 
     /// Takes the lock ([`lock::LOCK_PATH`]) on every reachable host of the inventory for
     /// `command` (`kubin deploy`): fails at once naming the holder when another run holds
     /// one (releasing those taken), takes over stale ones with a warning. Held until
     /// [`Session::unlock`] or the session's end, on success and error alike. Unreachable
-    /// hosts are left to the phases, which report them.
+    /// hosts are left out when the run keeps going, otherwise left to the phases, which
+    /// report them.
     pub fn lock(&mut self, command: &str) -> Result<(), Error> {
         let now = unix_now();
         let hosts: Vec<String> = self
@@ -102,7 +154,10 @@ impl Session {
             .map(|h| h.name.clone())
             .collect();
         let refs: Vec<&str> = hosts.iter().map(String::as_str).collect();
-        let _ = self.connect_some(&refs);
+        let unreachable = self.connect_some(&refs);
+        if self.keep_going {
+            self.lost(unreachable)?;
+        }
         let (holder, mut held) = self
             .lock
             .take()
@@ -189,15 +244,20 @@ impl Session {
     }
 
     /// Connects to the `hosts` not connected yet (connections are reused by every later
-    /// phase of the run); returns those that could not be reached, with why.
+    /// phase of the run); returns those that could not be reached, with why. A host left
+    /// out is not tried again: it fails with the reason it was left out for.
     pub fn connect_some(&mut self, hosts: &[&str]) -> Vec<(String, String)> {
+        let out: Vec<(String, String)> = hosts
+            .iter()
+            .filter_map(|h| Some((h.to_string(), self.left_out.get(*h)?.clone())))
+            .collect();
         let missing: Vec<&str> = hosts
             .iter()
             .copied()
-            .filter(|h| !self.transports.contains_key(*h))
+            .filter(|h| self.is_in(h) && !self.transports.contains_key(*h))
             .collect();
         if missing.is_empty() {
-            return Vec::new();
+            return out;
         }
         let (new, failed) =
             executor::connect_all_with(&self.inventory, &missing, &self.settings.ssh);
@@ -209,20 +269,19 @@ impl Session {
             }
         }
         self.transports.extend(new);
-        failed
-            .into_iter()
-            .map(|(h, e)| (h, executor::display_chain(&e)))
+        out.into_iter()
+            .chain(
+                failed
+                    .into_iter()
+                    .map(|(h, e)| (h, executor::display_chain(&e))),
+            )
             .collect()
     }
 
-    /// [`Session::connect_some`], failing when any host is unreachable.
+    /// [`Session::connect_some`]; the unreachable hosts are [`Session::lost`].
     pub fn connect(&mut self, hosts: &[&str]) -> Result<(), Error> {
         let unreachable = self.connect_some(hosts);
-        if unreachable.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Unreachable { unreachable })
-        }
+        self.lost(unreachable)
     }
 
     /// The open connections, for phases that read hosts (facts) before planning.
@@ -231,28 +290,58 @@ impl Session {
     }
 
     /// Applies `plan` to its hosts (connecting first), shows the report through the
-    /// observer, and returns it; fails naming the hosts when a step failed.
-    pub fn apply(&mut self, plan: &plan::Plan, dry_run: bool) -> Result<Report, Error> {
-        let hosts = plan_hosts(plan);
-        let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
-        self.connect(&hosts)?;
-        let report = self.apply_connected(plan, dry_run);
-        self.show(&report);
-        if !report.is_success() {
-            let phase = plan
-                .phases
-                .iter()
-                .map(|p| p.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
-            let hosts = report
-                .failures()
-                .iter()
-                .map(|f| format!("{} ({}: {}: {})", f.host, f.step, f.target, f.message))
-                .collect();
-            return Err(Error::Apply { phase, hosts });
+    /// observer, and returns it; fails naming the hosts when a step failed. When the run
+    /// keeps going, the hosts left out are skipped and those that fail are left out; it
+    /// fails only when no host of the plan is left ([`Session::settle`]).
+    pub fn apply(&mut self, mut plan: plan::Plan, dry_run: bool) -> Result<Report, Error> {
+        let hosts = plan_hosts(&plan);
+        let refs: Vec<&str> = hosts.iter().map(String::as_str).collect();
+        self.connect(&refs)?;
+        for p in &mut plan.phases {
+            p.hosts.retain(|h| !self.left_out.contains_key(&h.host));
         }
+        let report = if plan_hosts(&plan).is_empty() {
+            Report::default()
+        } else {
+            let r = self.apply_connected(&plan, dry_run);
+            self.show(&r);
+            r
+        };
+        self.settle(&hosts, &report, &plan_names(&plan))?;
         Ok(report)
+    }
+
+    /// Judges the `report` of applying `what` to `hosts`: when the run keeps going, the
+    /// hosts that failed are left out, and it fails only when none of `hosts` is left
+    /// (naming each, failed now or left out before); otherwise it fails naming each host
+    /// that failed, its step and cause.
+    pub fn settle(&mut self, hosts: &[String], report: &Report, what: &str) -> Result<(), Error> {
+        let failed = |h: &str| report.hosts.get(h).is_some_and(|r| r.failure.is_some());
+        let everyone_out = !hosts.is_empty() && hosts.iter().all(|h| !self.is_in(h) || failed(h));
+        if self.keep_going {
+            for f in report.failures() {
+                self.leave_out(&f.host, failure_cause(f));
+            }
+            if !everyone_out {
+                return Ok(());
+            }
+        } else if report.is_success() && !everyone_out {
+            return Ok(());
+        }
+        let mut named: Vec<String> = report
+            .failures()
+            .iter()
+            .map(|f| format!("{} ({})", f.host, failure_cause(f)))
+            .collect();
+        for h in hosts.iter().filter(|h| !failed(h)) {
+            if let Some(why) = self.left_out.get(h) {
+                named.push(format!("{h} (left out: {why})"));
+            }
+        }
+        Err(Error::Apply {
+            phase: what.to_string(),
+            hosts: named,
+        })
     }
 
     /// Applies `plan` over the connections already open (hosts without one fail in the
@@ -282,6 +371,25 @@ pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// A failed step's cause: the step, its target when it is not the step's own name, the
+/// message.
+fn failure_cause(f: &executor::Failure) -> String {
+    if f.step == f.target {
+        format!("{}: {}", f.step, f.message)
+    } else {
+        format!("{}: {}: {}", f.step, f.target, f.message)
+    }
+}
+
+/// The plan's phase names, for messages.
+fn plan_names(plan: &plan::Plan) -> String {
+    plan.phases
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The hosts a plan touches, in first-seen order.

@@ -30,7 +30,7 @@ pub use bundle::{Blob, ImageArchive, RuntimeBundle};
 pub use error::Error;
 pub use facts::RuntimeFacts;
 pub use network::{NetworkOptions, ServiceRoute, plan_pod_network};
-pub use nodes::{NodesPlan, plan_nodes};
+pub use nodes::{NodesPlan, plan_nodes, plan_nodes_except};
 pub use runtime::{HostPlan, plan_runtime};
 pub use subnets::{NodeSubnet, pod_subnets};
 

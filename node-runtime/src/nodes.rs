@@ -10,7 +10,7 @@ use crate::network::{NetworkOptions, network_hosts, plan_flannel_mode, plan_pod_
 use crate::runtime::plan_runtime;
 use inventory::{Inventory, PodNetwork, Role};
 use plan::{HostSteps, Phase, Plan};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The plan and every host's adjustments.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +30,19 @@ pub fn plan_nodes(
     bundle: &RuntimeBundle,
     options: &NetworkOptions,
 ) -> Result<NodesPlan, Error> {
+    plan_nodes_except(inv, facts, bundle, options, &BTreeSet::new())
+}
+
+/// [`plan_nodes`] without the hosts in `left_out` (a deploy going on without hosts it
+/// cannot reach): they need no facts and get no steps, and the others' plans still
+/// reach them (each node's routes to every pod subnet).
+pub fn plan_nodes_except(
+    inv: &Inventory,
+    facts: &BTreeMap<String, RuntimeFacts>,
+    bundle: &RuntimeBundle,
+    options: &NetworkOptions,
+    left_out: &BTreeSet<String>,
+) -> Result<NodesPlan, Error> {
     let facts_of = |host: &str| {
         facts.get(host).ok_or_else(|| Error::MissingFact {
             host: host.to_string(),
@@ -39,7 +52,10 @@ pub fn plan_nodes(
     };
     let mut adjustments: BTreeMap<String, Vec<Adjustment>> = BTreeMap::new();
     let mut runtime = Vec::new();
-    for h in inv.with_role(Role::Node) {
+    for h in inv
+        .with_role(Role::Node)
+        .filter(|h| !left_out.contains(&h.name))
+    {
         let p = plan_runtime(inv, &h.name, facts_of(&h.name)?, bundle)?;
         adjustments
             .entry(h.name.clone())
@@ -51,7 +67,7 @@ pub fn plan_nodes(
         });
     }
     let mut network = Vec::new();
-    for h in network_hosts(inv) {
+    for h in network_hosts(inv).filter(|h| !left_out.contains(&h.name)) {
         let p = match inv.network.pod_network {
             PodNetwork::Routes => {
                 plan_pod_network(inv, &h.name, facts_of(&h.name)?, bundle, options)?
@@ -193,6 +209,32 @@ mod tests {
         assert!(
             matches!(&err, Error::MissingFact { host, .. } if host == "k8s-node2"),
             "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_host_left_out_needs_no_facts_and_the_others_plans_stay_as_they_are() {
+        let i = lab();
+        let bundle = lab_bundle();
+        let all = plan_nodes(&i, &all_facts(&i), &bundle, &NetworkOptions::default()).unwrap();
+        let mut facts = all_facts(&i);
+        facts.remove("k8s-node2");
+        let left_out = BTreeSet::from(["k8s-node2".to_string()]);
+        let p =
+            plan_nodes_except(&i, &facts, &bundle, &NetworkOptions::default(), &left_out).unwrap();
+        for (with, without) in all.plan.phases.iter().zip(&p.plan.phases) {
+            let kept: Vec<&HostSteps> = with
+                .hosts
+                .iter()
+                .filter(|h| h.host != "k8s-node2")
+                .collect();
+            assert_eq!(kept, without.hosts.iter().collect::<Vec<_>>());
+        }
+        assert!(
+            p.plan
+                .phases
+                .iter()
+                .all(|ph| ph.hosts.iter().all(|h| h.host != "k8s-node2"))
         );
     }
 }

@@ -3,6 +3,7 @@
 
 use lab::Lab;
 use std::path::Path;
+use std::process::{Command, Output};
 use std::time::Instant;
 
 /// Each unit's `ActiveEnterTimestampMonotonic` on each host, as `host/unit` and the value:
@@ -34,4 +35,19 @@ pub fn kubin_timed(inventory: &Path, args: &[&str]) -> String {
         start.elapsed().as_secs_f64()
     );
     out
+}
+
+/// `curl` of `key` through etcd's v2 API at `endpoint`, with the etcd client certificate in
+/// `pki` (flannel 0.10 reads its config there).
+pub fn curl_v2(pki: &Path, endpoint: &str, key: &str) -> Output {
+    Command::new("curl")
+        .args(["-sS", "--max-time", "5", "--cacert"])
+        .arg(pki.join("etcd/ca.pem"))
+        .arg("--cert")
+        .arg(pki.join("etcd/client.pem"))
+        .arg("--key")
+        .arg(pki.join("etcd/client-key.pem"))
+        .arg(format!("{endpoint}/v2/keys{key}"))
+        .output()
+        .expect("curl runs")
 }

@@ -8,24 +8,12 @@ use flannel_net::{NetConf, NodeInputs, plan_node};
 use inventory::Inventory;
 use lab::{Lab, LabConfig};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use tests::kubin::{run as kubin, run_ok as kubin_ok, text};
+use tests::lab_checks::curl_v2;
 use tests::local_etcd::ETCDCTL;
 
 const KEY: &str = "/coreos.com/network/config";
-
-fn curl_v2(pki: &Path, endpoint: &str) -> Output {
-    Command::new("curl")
-        .args(["-sS", "--max-time", "5", "--cacert"])
-        .arg(pki.join("etcd/ca.pem"))
-        .arg("--cert")
-        .arg(pki.join("etcd/client.pem"))
-        .arg("--key")
-        .arg(pki.join("etcd/client-key.pem"))
-        .arg(format!("{endpoint}/v2/keys{KEY}"))
-        .output()
-        .unwrap()
-}
 
 fn etcdctl_get(pki: &Path, endpoint: &str) -> String {
     let out = Command::new(ETCDCTL)
@@ -90,7 +78,7 @@ fn flannel_on_the_lab_v2_for_0_10_v3_for_0_22_and_the_node_files() {
     let inv: Inventory = Inventory::load(&inv010).unwrap().0;
     let expected = NetConf::from_inventory(&inv);
     for e in &endpoints {
-        let got = curl_v2(&pki, e);
+        let got = curl_v2(&pki, e, KEY);
         assert!(got.status.success(), "{}", text(&got));
         let v: serde_json::Value = serde_json::from_slice(&got.stdout).unwrap();
         let value = v["node"]["value"].as_str().expect("a v2 node value");
@@ -112,7 +100,7 @@ fn flannel_on_the_lab_v2_for_0_10_v3_for_0_22_and_the_node_files() {
 
     // etcd redeployed for flannel 0.22 runs without --enable-v2: a v2 write is explained.
     eprintln!("{}", kubin_ok(&inv022, &["etcd", "deploy"]));
-    let v2 = curl_v2(&pki, &endpoints[0]);
+    let v2 = curl_v2(&pki, &endpoints[0], KEY);
     assert!(text(&v2).contains("404 page not found"), "{}", text(&v2));
     let out = kubin(&inv010, &["flannel", "set"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));

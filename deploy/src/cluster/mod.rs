@@ -10,6 +10,7 @@ use crate::phase::{Phase, selected, stopped_by};
 use crate::verify::Verification;
 use crate::{Error, Event, Session};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// What `kubin deploy` does.
@@ -73,6 +74,10 @@ pub struct PhaseResult {
     pub outcome: Outcome,
     /// How long it took, in milliseconds.
     pub took_ms: u64,
+    /// The hosts this phase left out of the rest of the run (unreachable, failed a check
+    /// or a step), each with why; it went on with the others.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub left_out: BTreeMap<String, String>,
 }
 
 /// What `kubin deploy` did.
@@ -86,14 +91,18 @@ pub struct DeployReport {
     pub changes: usize,
     /// The final verification, when it ran.
     pub verification: Option<Verification>,
+    /// Every host left out of the run, with why: the phases went on without them.
+    pub left_out: BTreeMap<String, String>,
 }
 
 impl DeployReport {
-    /// Whether every phase ran to its end.
+    /// Whether every phase ran to its end on every host.
     pub fn success(&self) -> bool {
-        self.phases
-            .iter()
-            .all(|p| matches!(p.outcome, Outcome::Done { .. }))
+        self.left_out.is_empty()
+            && self
+                .phases
+                .iter()
+                .all(|p| matches!(p.outcome, Outcome::Done { .. }))
     }
 
     /// The failed phases with their errors.
@@ -110,6 +119,7 @@ impl DeployReport {
     /// The summary line: `no changes`, `N change(s)` or `N change(s) would be made`.
     pub fn changes_line(&self) -> String {
         match (self.changes, self.dry_run) {
+            (0, false) if !self.left_out.is_empty() => "no changes on the hosts in the run".into(),
             (0, false) => "no changes: the cluster already was as the inventory says".into(),
             (0, true) => "no changes would be made".into(),
             (n, false) => format!("{n} change(s)"),
@@ -119,9 +129,12 @@ impl DeployReport {
 }
 
 /// `kubin deploy`: takes every host's lock (not in a dry run), then runs the selected
-/// phases in order; a failed phase stops the phases that depend on it. Returns the report
-/// (failures are in it); fails only when the run cannot start (the lock is held).
+/// phases in order; a failed phase stops the phases that depend on it. A host that cannot
+/// be reached, fails a check or a step is left out of the rest of the run, and the phases
+/// go on with the others. Returns the report (failures are in it); fails only when the
+/// run cannot start (the lock is held).
 pub fn deploy(s: &mut Session, opts: &DeployOptions) -> Result<DeployReport, Error> {
+    s.keep_going();
     if opts.dry_run {
         // Connections of a dry run accept an unknown host key for the run only.
         s.settings.ssh.dry_run = true;
@@ -133,10 +146,12 @@ pub fn deploy(s: &mut Session, opts: &DeployOptions) -> Result<DeployReport, Err
         phases: Vec::new(),
         changes: 0,
         verification: None,
+        left_out: BTreeMap::new(),
     };
     let mut failed: Vec<Phase> = Vec::new();
     for phase in selected(opts.only.as_deref()) {
         let started = Instant::now();
+        let out_before = s.left_out().clone();
         let outcome = match stopped_by(phase, &failed) {
             Some(by) => Outcome::Stopped { by },
             None => {
@@ -151,7 +166,17 @@ pub fn deploy(s: &mut Session, opts: &DeployOptions) -> Result<DeployReport, Err
                 }
             }
         };
+        let left_out: BTreeMap<String, String> = s
+            .left_out()
+            .iter()
+            .filter(|(h, _)| !out_before.contains_key(*h))
+            .map(|(h, why)| (h.clone(), why.clone()))
+            .collect();
         let shown = match &outcome {
+            Outcome::Done { changes, .. } if !left_out.is_empty() => format!(
+                "done on the other hosts, {changes} change(s); left out: {}",
+                left_out.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
             Outcome::Done { changes, .. } => format!("done, {changes} change(s)"),
             Outcome::Failed { error } => format!("FAILED: {error}"),
             Outcome::Stopped { by } => format!("not run: it depends on {by}, which failed"),
@@ -168,8 +193,10 @@ pub fn deploy(s: &mut Session, opts: &DeployOptions) -> Result<DeployReport, Err
             phase,
             outcome,
             took_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            left_out,
         });
     }
+    report.left_out = s.left_out().clone();
     s.unlock();
     Ok(report)
 }

@@ -8,7 +8,7 @@ use crate::verify::{self, Verification};
 use crate::{Error, Session};
 use hostprep::preflight::{Finding, Severity};
 use inventory::{Inventory, Role};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Runs `phase`; the verification's result goes to `verification`.
 pub(super) fn run(
@@ -22,7 +22,8 @@ pub(super) fn run(
         Phase::Preflight => preflight(s),
         Phase::Prepare => {
             let report = crate::hosts::prepare(s, &[], dry_run)?;
-            fail_on(&report, "prepare")?;
+            let hosts: Vec<String> = s.inventory.hosts.iter().map(|h| h.name.clone()).collect();
+            s.settle(&hosts, &report, "prepare")?;
             Ok((report.total_changes(), Vec::new()))
         }
         Phase::Pki => {
@@ -98,23 +99,9 @@ pub(super) fn run(
     }
 }
 
-/// Fails naming each host, step and cause when an apply failed somewhere.
-fn fail_on(report: &executor::Report, phase: &str) -> Result<(), Error> {
-    if report.is_success() {
-        return Ok(());
-    }
-    Err(Error::Apply {
-        phase: phase.to_string(),
-        hosts: report
-            .failures()
-            .iter()
-            .map(|f| format!("{} ({}: {}: {})", f.host, f.step, f.target, f.message))
-            .collect(),
-    })
-}
-
-/// Preflight, judged for a deploy: errors stop it, except a port held by the component
-/// kubin deployed there before (a re-run).
+/// Preflight, judged for a deploy: a host with an error is left out of the run, except
+/// for a port held by the component kubin deployed there before (a re-run); an error of
+/// the bundle's, or on every host, fails it.
 fn preflight(s: &mut Session) -> Result<(usize, Vec<String>), Error> {
     let findings = crate::hosts::preflight(s, &[])?;
     let deployed = hosts_with_kubin_units(s);
@@ -122,16 +109,43 @@ fn preflight(s: &mut Session) -> Result<(usize, Vec<String>), Error> {
     for n in &notes {
         s.warn(format!("{}: {}: {}", n.host, n.check, n.message));
     }
-    if blocking.is_empty() {
+    // A host that fails a check is left out of the run (the others go on without it);
+    // a problem of the bundle's stops every phase that depends on preflight.
+    let mut by_host: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut general = Vec::new();
+    for f in &blocking {
+        if s.inventory.host(&f.host).is_some() {
+            by_host
+                .entry(f.host.clone())
+                .or_default()
+                .push(format!("{}: {}", f.check, f.message));
+        } else {
+            general.push(format!("{} ({}: {})", f.host, f.check, f.message));
+        }
+    }
+    let failed: Vec<(String, String)> = by_host
+        .into_iter()
+        .map(|(h, why)| (h, format!("preflight: {}", why.join("; "))))
+        .collect();
+    if general.is_empty() && failed.len() < s.inventory.hosts.len() {
+        for (host, why) in failed {
+            s.leave_out(&host, why);
+        }
         return Ok((0, Vec::new()));
     }
-    Err(Error::Apply {
+    Err(preflight_failed(&failed, general))
+}
+
+/// Preflight's error: each host with its findings, then the others (the bundle's).
+fn preflight_failed(hosts: &[(String, String)], general: Vec<String>) -> Error {
+    Error::Apply {
         phase: "preflight".into(),
-        hosts: blocking
+        hosts: hosts
             .iter()
-            .map(|f| format!("{} ({}: {})", f.host, f.check, f.message))
+            .map(|(h, why)| format!("{h} ({why})"))
+            .chain(general)
             .collect(),
-    })
+    }
 }
 
 /// Splits preflight's findings into those that stop a deploy and those only shown. A port

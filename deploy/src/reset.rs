@@ -473,7 +473,12 @@ mod tests {
             "data kept by default"
         );
         let removed = commands(&plan, 1, &node).join("\n");
-        for state in [KUBELET_ROOT, "/run/containerd", CNI_STATE, "/run/netns/cni-"] {
+        for state in [
+            KUBELET_ROOT,
+            "/run/containerd",
+            CNI_STATE,
+            "/run/netns/cni-",
+        ] {
             assert!(removed.contains(state), "{state} not removed: {removed}");
         }
         assert!(removed.contains("ip link delete cni0"), "{removed}");

@@ -259,13 +259,14 @@ fn forget_pod_units() -> CommandSpec {
 /// manage (cpuset, freezer, ...), deepest first.
 fn remove_pod_cgroups() -> CommandSpec {
     let dirs = "/sys/fs/cgroup/kubepods.slice /sys/fs/cgroup/*/kubepods.slice";
+    // `ls` fails when any one is missing, yet prints those that exist.
+    let gone = format!("! ls -d {dirs} 2>/dev/null | grep -q .");
     CommandSpec::new(
         "pods: remove their cgroups left behind",
         &format!(
-            "for d in {dirs}; do [ -d \"$d\" ] && find \"$d\" -depth -type d -exec rmdir {{}} +; done; true"
+            "for d in {dirs}; do if [ -d \"$d\" ]; then find \"$d\" -depth -type d -exec rmdir {{}} +; fi; done; {gone}"
         ),
-        // `ls` fails when any one is missing, yet prints those that exist.
-        Some(&format!("! ls -d {dirs} 2>/dev/null | grep -q .")),
+        Some(&gone),
     )
 }
 
@@ -516,6 +517,30 @@ mod tests {
                 .iter()
                 .any(|c| c.ends_with(&data))
         );
+    }
+
+    #[test]
+    fn every_command_and_check_is_valid_sh() {
+        let plan = plan_reset(&inv(), &ResetOptions::default());
+        for phase in &plan.phases {
+            for h in &phase.hosts {
+                for s in &h.steps {
+                    let Step::Command(c) = s else { panic!() };
+                    for script in [Some(&c.command), c.unless.as_ref()].into_iter().flatten() {
+                        let out = std::process::Command::new("sh")
+                            .args(["-n", "-c", script])
+                            .output()
+                            .unwrap();
+                        assert!(
+                            out.status.success(),
+                            "{}: {script}: {}",
+                            c.description,
+                            String::from_utf8_lossy(&out.stderr)
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! `kubin reset`: undoes a deploy on the hosts. [`plan_reset`] is pure (the inventory's
-//! roles and paths to steps): stop and disable kubin's units, remove what kubin placed,
-//! restore the system files hostprep backed up (the oldest `PATH.kubin-backup-<time>` is
-//! the file as it was before kubin). etcd's data only when asked, the local PKI only when
-//! asked. Every step checks first, so a second reset changes nothing.
+//! roles and paths to steps): stop and disable kubin's units, end the pods (containers,
+//! shims, their systemd units and cgroups), remove what kubin placed and what its kubelet,
+//! containerd and CNI plugins left (state, mounts, the pods' bridge), restore the system
+//! files hostprep backed up (the oldest `PATH.kubin-backup-<time>` is the file as it was
+//! before kubin). etcd's data only when asked, the local PKI only when asked. Every step
+//! checks first, so a second reset changes nothing.
 
 use crate::cluster::kubin_units;
 use crate::{Error, Session};
@@ -21,6 +23,15 @@ pub const HOSTPREP_FILES: [&str; 3] = [
     "/etc/modules-load.d/ipvs.conf",
     "/etc/sysctl.d/k8s.conf",
 ];
+
+/// The kubelet's root directory (its `--root-dir` default, which kubin keeps): pod volumes
+/// are mounted under it, and it holds the state of the cluster it served
+/// (`cpu_manager_state`, `pods/`).
+pub const KUBELET_ROOT: &str = "/var/lib/kubelet";
+/// The CNI plugins' state (host-local's address leases, under `networks/`).
+pub const CNI_STATE: &str = "/var/lib/cni";
+/// The pods' network namespaces, each kept alive by a bind mount (with its end of a veth).
+const POD_NETNS: &str = "/run/netns/cni-";
 
 /// What `kubin reset` removes beyond the default.
 #[derive(Debug, Clone, Copy, Default)]
@@ -45,7 +56,15 @@ pub fn plan_reset(inv: &Inventory, opts: &ResetOptions) -> Plan {
         let mut stop_steps: Vec<Step> = units.iter().map(|u| Step::Command(stop_unit(u))).collect();
         if h.roles.contains(&Role::Node) {
             // containerd stops with KillMode=process: the pods' containers outlive it.
-            stop_steps.push(Step::Command(stop_pods()));
+            stop_steps.extend(
+                [
+                    stop_pods(),
+                    end_shims(),
+                    forget_pod_units(),
+                    remove_pod_cgroups(),
+                ]
+                .map(Step::Command),
+            );
         }
         stop.push(HostSteps {
             host: h.name.clone(),
@@ -61,6 +80,19 @@ pub fn plan_reset(inv: &Inventory, opts: &ResetOptions) -> Plan {
                 .iter()
                 .map(|p| Step::Command(remove_path(p))),
         );
+        if h.roles.contains(&Role::Node) {
+            use node_runtime::layout as rt;
+            steps.extend(
+                [
+                    unmount_and_remove(Path::new(KUBELET_ROOT)),
+                    unmount_and_remove(Path::new(rt::CONTAINERD_STATE)),
+                    remove_pod_netns(),
+                    remove_path(Path::new(CNI_STATE)),
+                    remove_link(rt::BRIDGE),
+                ]
+                .map(Step::Command),
+            );
+        }
         // The guides' parents (/opt/etcd, /opt/kubernetes) go when nothing else is in them.
         for parent in parents(inv, &h.roles) {
             steps.push(Step::Command(remove_empty_dir(&parent)));
@@ -181,6 +213,97 @@ fn stop_pods() -> CommandSpec {
         "pods: stop their containers (kubepods.slice)",
         "systemctl stop kubepods.slice",
         Some("! systemctl is-active -q kubepods.slice"),
+    )
+}
+
+/// Ends containerd's shims: they run in containerd's cgroup, which its stop leaves alone
+/// (KillMode=process), and a shim lives on once its container is gone.
+fn end_shims() -> CommandSpec {
+    let shim = format!(
+        "^{}/containerd-shim",
+        node_runtime::layout::CONTAINERD_BIN_DIR
+    );
+    let unit = node_runtime::layout::CONTAINERD_UNIT;
+    CommandSpec::new(
+        "containerd's shims: end those left running",
+        &format!(
+            "systemctl kill --kill-who=all --signal=SIGKILL {unit}; \
+             for i in 1 2 3 4 5 6 7 8 9 10; do pgrep -f '{shim}' >/dev/null || exit 0; sleep 0.5; done; \
+             echo \"shims still running: $(pgrep -f '{shim}' | tr '\\n' ' ')\" >&2; exit 1"
+        ),
+        Some(&format!("! pgrep -f '{shim}' >/dev/null")),
+    )
+}
+
+/// Makes systemd forget the pods' units. A container's scope ends `failed` when the slice
+/// is stopped, and a failed unit stays loaded, holding its parents (`kubepods.slice`)
+/// loaded too: the next kubelet's start of `kubepods.slice` then finds the unit existing
+/// and starts nothing, and it exits with "failed to initialize top level QOS containers:
+/// root container [kubepods] doesn't exist".
+fn forget_pod_units() -> CommandSpec {
+    // Not `systemctl show`: it loads any slice it is asked about. systemd keeps a transient
+    // unit's file exactly as long as the unit is loaded.
+    let gone = "[ ! -e /run/systemd/transient/kubepods.slice ]";
+    CommandSpec::new(
+        "pods: systemd forgets their units (kubepods.slice)",
+        &format!(
+            "systemctl reset-failed 'kubepods*' 'cri-containerd-*'; \
+             for i in 1 2 3 4 5 6 7 8 9 10; do {gone} && exit 0; sleep 0.5; done; \
+             echo \"kubepods.slice still loaded: $(systemctl list-units --all --plain --no-legend 'kubepods*' 'cri-containerd-*' | head -n 5)\" >&2; exit 1"
+        ),
+        Some(gone),
+    )
+}
+
+/// Removes the pods' cgroups systemd leaves in the cgroup v1 controllers it does not
+/// manage (cpuset, freezer, ...), deepest first.
+fn remove_pod_cgroups() -> CommandSpec {
+    let dirs = "/sys/fs/cgroup/kubepods.slice /sys/fs/cgroup/*/kubepods.slice";
+    // `ls` fails when any one is missing, yet prints those that exist.
+    let gone = format!("! ls -d {dirs} 2>/dev/null | grep -q .");
+    CommandSpec::new(
+        "pods: remove their cgroups left behind",
+        &format!(
+            "for d in {dirs}; do if [ -d \"$d\" ]; then find \"$d\" -depth -type d -exec rmdir {{}} +; fi; done; {gone}"
+        ),
+        Some(&gone),
+    )
+}
+
+/// Unmounts everything under `path` (the pods' volumes, the containers' root file systems),
+/// deepest first, then removes it; `--one-file-system` keeps `rm` out of anything that
+/// stayed mounted.
+fn unmount_and_remove(path: &Path) -> CommandSpec {
+    let q = quote_path(path);
+    CommandSpec::new(
+        &format!("unmount what is under {} and remove it", path.display()),
+        &format!(
+            "awk -v d={q}/ 'index($2, d) == 1 {{ print $2 }}' /proc/mounts | sort -r | \
+             while read -r m; do umount \"$m\" || umount -l \"$m\"; done; \
+             rm -rf --one-file-system -- {q}"
+        ),
+        Some(&format!("[ ! -e {q} ] && [ ! -L {q} ]")),
+    )
+}
+
+/// Unmounts and removes the pods' network namespaces; their veths go with them.
+fn remove_pod_netns() -> CommandSpec {
+    CommandSpec::new(
+        &format!("remove the pods' network namespaces ({POD_NETNS}*)"),
+        &format!(
+            "for n in {POD_NETNS}*; do [ -e \"$n\" ] || continue; \
+             umount \"$n\" 2>/dev/null || umount -l \"$n\" 2>/dev/null; rm -f -- \"$n\" || exit 1; done"
+        ),
+        Some(&format!("! ls -d {POD_NETNS}* >/dev/null 2>&1")),
+    )
+}
+
+/// Deletes the network link `name` (the pods' bridge the CNI plugin made).
+fn remove_link(name: &str) -> CommandSpec {
+    CommandSpec::new(
+        &format!("delete link {name}"),
+        &format!("ip link delete {name}"),
+        Some(&format!("! ip link show {name} >/dev/null 2>&1")),
     )
 }
 
@@ -321,9 +444,19 @@ mod tests {
             .clone();
         let stop = commands(&plan, 0, &node);
         assert!(stop.iter().any(|c| c.ends_with("kubelet.service")));
-        assert_eq!(
-            stop.last().map(String::as_str),
-            Some("systemctl stop kubepods.slice")
+        let pods = stop
+            .iter()
+            .position(|c| c == "systemctl stop kubepods.slice")
+            .expect("the pods stopped");
+        assert!(
+            pods > stop.iter().position(|c| c.contains("kubelet")).unwrap(),
+            "{stop:?}"
+        );
+        assert!(
+            stop[pods..]
+                .iter()
+                .any(|c| c.starts_with("systemctl reset-failed 'kubepods*'")),
+            "the pods' units forgotten after they stop: {stop:?}"
         );
         assert!(!stop.iter().any(|c| c.contains("kube-apiserver")));
         assert!(
@@ -339,6 +472,27 @@ mod tests {
         assert!(
             !remove.contains(&i.paths.etcd_data.display().to_string()),
             "data kept by default"
+        );
+        let removed = commands(&plan, 1, &node).join("\n");
+        for state in [
+            KUBELET_ROOT,
+            "/run/containerd",
+            CNI_STATE,
+            "/run/netns/cni-",
+        ] {
+            assert!(removed.contains(state), "{state} not removed: {removed}");
+        }
+        assert!(removed.contains("ip link delete cni0"), "{removed}");
+        let kubelet = commands(&plan, 1, &node)
+            .into_iter()
+            .find(|c| c.ends_with(&format!("rm -rf --one-file-system -- {KUBELET_ROOT}")))
+            .expect("the kubelet's root removed");
+        assert!(kubelet.contains("umount"), "unmounted first: {kubelet}");
+        assert!(
+            !commands(&plan, 1, &master)
+                .iter()
+                .any(|c| c.contains(KUBELET_ROOT)),
+            "the master ran no kubelet"
         );
         let restore = commands(&plan, 2, &node).join("\n");
         assert!(
@@ -363,6 +517,30 @@ mod tests {
                 .iter()
                 .any(|c| c.ends_with(&data))
         );
+    }
+
+    #[test]
+    fn every_command_and_check_is_valid_sh() {
+        let plan = plan_reset(&inv(), &ResetOptions::default());
+        for phase in &plan.phases {
+            for h in &phase.hosts {
+                for s in &h.steps {
+                    let Step::Command(c) = s else { panic!() };
+                    for script in [Some(&c.command), c.unless.as_ref()].into_iter().flatten() {
+                        let out = std::process::Command::new("sh")
+                            .args(["-n", "-c", script])
+                            .output()
+                            .unwrap();
+                        assert!(
+                            out.status.success(),
+                            "{}: {script}: {}",
+                            c.description,
+                            String::from_utf8_lossy(&out.stderr)
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -7,9 +7,9 @@
 //! fails naming the lock's holder; a node machine stopped during a deploy is left out,
 //! named with its cause, while the rest completes, and once back a re-run converges; the master's link cut during the
 //! control-plane phase fails it naming the master, and a re-run converges; the CA is
-//! byte-identical throughout, locally and on every host; last, `kubin reset --yes` stops
-//! every unit and pod and keeps etcd's data and the local PKI. Each scenario prints its
-//! time.
+//! byte-identical throughout, locally and on every host; `kubin reset --yes` stops
+//! every unit and pod and keeps etcd's data and the local PKI; last, one deploy on the
+//! reset machines converges again. Each scenario prints its time.
 
 use lab::{Lab, LabConfig};
 use std::os::unix::fs::PermissionsExt as _;
@@ -786,13 +786,19 @@ fn deploy_on_the_lab() {
             .unwrap();
         }
         // No unit of the node left running, nor the pods' containers (`808[0]`: the shell
-        // running this check does not match itself).
+        // running this check does not match itself), nor containerd's shims; systemd has
+        // forgotten the pods' units; no pod volume mounted; the kubelet's, containerd's and
+        // the CNI plugins' state, the pods' network namespaces and bridge gone.
         for n in NODES {
             lab.ssh_ok(
                 n,
                 "! systemctl is-active -q containerd && ! systemctl is-active -q kube-proxy \
                  && ! systemctl is-active -q kubelet && ! systemctl is-active -q kubepods.slice \
-                 && ! pgrep -f 'nc -l -p 808[0]'",
+                 && ! pgrep -f 'nc -l -p 808[0]' && ! pgrep -f '^/usr/local/bin/containerd-shim' \
+                 && test ! -e /run/systemd/transient/kubepods.slice \
+                 && ! grep -q ' /var/lib/kubelet/' /proc/mounts && test ! -e /var/lib/kubelet \
+                 && test ! -e /run/containerd && test ! -e /var/lib/cni \
+                 && ! ls -d /run/netns/cni-* 2>/dev/null && ! ip link show cni0 2>/dev/null",
             )
             .unwrap();
         }
@@ -803,6 +809,37 @@ fn deploy_on_the_lab() {
         );
         let again = tests::kubin::run_ok(&inv, &["reset", "--yes"]);
         assert!(again.contains("reset: 0 change(s)"), "{again}");
+    });
+
+    // 8. Deploy after reset: on nodes that ran pods, one deploy converges. etcd healthy
+    // with its data (scenario 1's Deployment still there), both nodes Ready, the echo
+    // pods Running on each, the CA unchanged.
+    scenario("deploy after reset", || {
+        deploy_once(&lab, &inv, &kubectl_bin, &admin, "after reset");
+        let health = tests::kubin::run_ok(&inv, &["etcd", "health"]);
+        assert!(
+            health.contains("cluster: healthy (3 of 3 healthy)"),
+            "{health}"
+        );
+        let kept = kubectl(
+            &kubectl_bin,
+            &admin,
+            &[
+                "get",
+                "deployment",
+                "echo",
+                "-o",
+                "jsonpath={.metadata.creationTimestamp}",
+            ],
+        );
+        assert!(kept.status.success(), "etcd's data lost: {}", text(&kept));
+        eprintln!(
+            "deployment echo kept, created {}",
+            String::from_utf8_lossy(&kept.stdout)
+        );
+        nodes_ready(&lab, &kubectl_bin, &admin);
+        pods_on_every_node(&kubectl_bin, &admin);
+        assert_eq!(cas_before, cas(&lab, &pki), "the CA changed");
     });
     eprintln!(
         "\nwhole deploy lab test: {:.1} s",

@@ -5,11 +5,11 @@
 //! and `exec`. Then: a re-run changes and restarts nothing; a stopped etcd member makes
 //! `kubin status` exit 2; broken inventories change nothing; a second concurrent deploy
 //! fails naming the lock's holder; a node machine stopped during a deploy is left out,
-//! named with its cause, while the rest completes, and once back a re-run converges; the master's link cut during the
-//! control-plane phase fails it naming the master, and a re-run converges; the CA is
-//! byte-identical throughout, locally and on every host; `kubin reset --yes` stops
-//! every unit and pod and keeps etcd's data and the local PKI; last, one deploy on the
-//! reset machines converges again. Each scenario prints its time.
+//! named with its cause, while the rest completes, and once back a re-run converges; the
+//! master's link cut during the control-plane phase fails it naming the master, and a
+//! re-run converges; the CA is byte-identical throughout, locally and on every host;
+//! `kubin reset --yes` stops every unit and pod and keeps etcd's data and the local PKI;
+//! last, one deploy on the reset machines converges again. Each scenario prints its time.
 
 use lab::{Lab, LabConfig};
 use std::os::unix::fs::PermissionsExt as _;

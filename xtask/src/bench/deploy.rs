@@ -32,6 +32,17 @@ pub struct Args {
     /// down --name bench-deployN`).
     #[arg(long)]
     keep_lab: bool,
+    /// How many no-change re-runs to time after the first deploy (each one printed).
+    #[arg(long, default_value_t = 1)]
+    reruns: usize,
+    /// Time only the re-runs, on the lab `bench-deployN` an earlier `--keep-lab` left up
+    /// (which stays up); no bring-up, no first deploy.
+    #[arg(long)]
+    attach: bool,
+    /// Record each re-run's kubin with `perf record -g` into DIR/kubin-rerunN-K.data (the
+    /// figures then include perf's overhead).
+    #[arg(long, value_name = "DIR")]
+    perf: Option<PathBuf>,
 }
 
 /// One timed `kubin deploy`.
@@ -39,15 +50,28 @@ struct Run {
     wall: Duration,
     kubin_cpu: f64,
     hosts_cpu: BTreeMap<String, f64>,
+    /// kubin's summary lines: each phase's time and changes.
+    phases: Vec<String>,
 }
 
 /// Runs `kubin deploy -f INVENTORY`, measuring its wall time, its own CPU time and each
-/// lab machine's.
-fn deploy(kubin: &Path, lab: &Lab, log: &Path) -> Result<Run> {
+/// lab machine's; under `perf record` into `perf` when given.
+fn deploy(kubin: &Path, lab: &Lab, log: &Path, perf: Option<&Path>) -> Result<Run> {
     let before = cpu::lab_machines_secs(lab);
     let cpu0 = cpu::children_secs();
     let start = Instant::now();
-    let out = Command::new(kubin)
+    let mut cmd = match perf {
+        Some(data) => {
+            let mut c = Command::new("perf");
+            c.args(["record", "-q", "-g", "-F", "997", "-o"])
+                .arg(data)
+                .arg("--")
+                .arg(kubin);
+            c
+        }
+        None => Command::new(kubin),
+    };
+    let out = cmd
         .args(["deploy", "-f"])
         .arg(lab.inventory_path())
         // Twelve machines' kubelets share two cores: give their certificates and Ready
@@ -76,7 +100,30 @@ fn deploy(kubin: &Path, lab: &Lab, log: &Path) -> Result<Run> {
         wall,
         kubin_cpu,
         hosts_cpu,
+        phases: summary_lines(&String::from_utf8_lossy(&out.stdout)),
     })
+}
+
+/// The phase lines of kubin's `summary:` (`  etcd  done in 0.7s, 0 change(s)`).
+fn summary_lines(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .skip_while(|l| l.trim() != "summary:")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// Each lab machine's CPU time over `span` while no kubin runs: what the cluster itself
+/// (etcd, the apiserver, kubelets, containerd) costs, to set beside a re-run's figures.
+fn idle_cpu(lab: &Lab, span: Duration) -> BTreeMap<String, f64> {
+    let before = cpu::lab_machines_secs(lab);
+    std::thread::sleep(span);
+    cpu::lab_machines_secs(lab)
+        .iter()
+        .map(|(h, s)| (h.clone(), s - before.get(h).copied().unwrap_or(0.0)))
+        .collect()
 }
 
 /// `kubectl get nodes` through the admin kubeconfig kubin writes: (Ready, listed).
@@ -110,22 +157,50 @@ fn ready_nodes(kubin: &Path, lab: &Lab) -> Result<(usize, usize, String)> {
     Ok((ready, listed, text))
 }
 
+fn hosts_line(hosts: &BTreeMap<String, f64>) -> String {
+    let total: f64 = hosts.values().sum();
+    let per: Vec<String> = hosts.iter().map(|(h, s)| format!("{h} {s:.2}")).collect();
+    format!("{total:.2} s ({})", per.join(", "))
+}
+
 fn cpu_line(run: &Run) -> String {
-    let total: f64 = run.hosts_cpu.values().sum();
-    let per: Vec<String> = run
-        .hosts_cpu
-        .iter()
-        .map(|(h, s)| format!("{h} {s:.1}"))
-        .collect();
     format!(
-        "kubin CPU {:.2} s; machines' CPU {total:.1} s ({})",
+        "kubin CPU {:.2} s; machines' CPU {}",
         run.kubin_cpu,
-        per.join(", ")
+        hosts_line(&run.hosts_cpu)
     )
 }
 
+/// Times `count` no-change re-runs, each followed by the machines' idle CPU over as long,
+/// printing each as it ends.
+fn reruns(kubin: &Path, lab: &Lab, count: usize, perf: Option<&Path>) -> Result<Vec<Run>> {
+    let logs = Path::new(LOGS);
+    std::fs::create_dir_all(logs)?;
+    let name = lab.name();
+    let mut runs = Vec::new();
+    for k in 1..=count {
+        let log = if k == 1 {
+            logs.join(format!("{name}-rerun.log"))
+        } else {
+            logs.join(format!("{name}-rerun{k}.log"))
+        };
+        let data = perf.map(|d| d.join(format!("kubin-{name}-rerun-{k}.data")));
+        let run = deploy(kubin, lab, &log, data.as_deref())?;
+        let idle = idle_cpu(lab, run.wall);
+        println!(
+            "{name} re-run {k}: {:.2} s; {}\n  machines idle over as long: {}\n  phases: {}",
+            run.wall.as_secs_f64(),
+            cpu_line(&run),
+            hosts_line(&idle),
+            run.phases.join("; ")
+        );
+        runs.push(run);
+    }
+    Ok(runs)
+}
+
 /// One lab size: bring it up bare, deploy, check Ready, re-run.
-fn measure(kubin: &Path, hosts: usize, keep: bool) -> Result<(Run, Run)> {
+fn measure(kubin: &Path, hosts: usize, keep: bool, args: &Args) -> Result<(Run, Run)> {
     let name = format!("bench-deploy{hosts}");
     eprintln!("bench deploy: bringing lab {name} up with {hosts} bare machines ...");
     let config = LabConfig {
@@ -141,7 +216,7 @@ fn measure(kubin: &Path, hosts: usize, keep: bool) -> Result<(Run, Run)> {
     };
     let logs = Path::new(LOGS);
     std::fs::create_dir_all(logs)?;
-    let mut first = deploy(kubin, &lab, &logs.join(format!("{name}-first.log")))?;
+    let mut first = deploy(kubin, &lab, &logs.join(format!("{name}-first.log")), None)?;
     // Bare to Ready: if the deploy returns before the kubelets report Ready, the wait
     // counts too.
     let nodes = hosts - 1;
@@ -160,11 +235,28 @@ fn measure(kubin: &Path, hosts: usize, keep: bool) -> Result<(Run, Run)> {
     };
     first.wall += waited.elapsed();
     println!("{hosts} machines, after the first deploy:\n{table}");
-    let rerun = deploy(kubin, &lab, &logs.join(format!("{name}-rerun.log")))?;
+    let mut runs = reruns(kubin, &lab, args.reruns.max(1), args.perf.as_deref())?;
     if !keep {
         lab.down()?;
     }
-    Ok((first, rerun))
+    Ok((first, runs.remove(0)))
+}
+
+/// `--attach`: the re-runs only, on a lab an earlier `--keep-lab` left up.
+fn measure_attached(kubin: &Path, hosts: usize, args: &Args) -> Result<()> {
+    let name = format!("bench-deploy{hosts}");
+    let lab = Lab::attach(&name)
+        .with_context(|| format!("lab {name} is not up: run with --keep-lab first"))?;
+    let runs = reruns(kubin, &lab, args.reruns.max(1), args.perf.as_deref())?;
+    let walls: Vec<String> = runs
+        .iter()
+        .map(|r| format!("{:.2}", r.wall.as_secs_f64()))
+        .collect();
+    println!(
+        "bench deploy: {hosts} machines, no-change re-runs (s): {}",
+        walls.join(", ")
+    );
+    Ok(())
 }
 
 /// Runs the benchmark.
@@ -174,10 +266,19 @@ pub fn run(args: Args) -> Result<()> {
         "--hosts: every lab needs a master and at least one node"
     );
     let kubin: PathBuf = super::kubin_path(args.dev_profile)?;
+    if let Some(dir) = &args.perf {
+        std::fs::create_dir_all(dir)?;
+    }
+    if args.attach {
+        for &n in &args.hosts {
+            measure_attached(&kubin, n, &args)?;
+        }
+        return Ok(());
+    }
     let mut rows = Vec::new();
     for (i, &n) in args.hosts.iter().enumerate() {
         let keep = args.keep_lab && i + 1 == args.hosts.len();
-        rows.push((n, measure(&kubin, n, keep)?));
+        rows.push((n, measure(&kubin, n, keep, &args)?));
     }
     println!(
         "\nbench deploy: `kubin deploy` from bare lab machines to every node Ready, then the re-run"

@@ -61,7 +61,8 @@ pub(crate) fn step_name(step: &Step) -> String {
     }
 }
 
-/// Runs a job to its end or its first failure.
+/// Runs a job to its end or its first failure, then has the transport keep what it learnt
+/// for the next run (the quick-check records of the files it stat'ed and wrote).
 pub(crate) fn run(job: Job<'_, '_>, dry_run: bool, stamp: &str, observer: &dyn Observer) {
     let Job {
         phase,
@@ -69,6 +70,43 @@ pub(crate) fn run(job: Job<'_, '_>, dry_run: bool, stamp: &str, observer: &dyn O
         transport,
         state,
     } = job;
+    run_steps(
+        phase,
+        &steps,
+        &mut *transport,
+        &mut *state,
+        dry_run,
+        stamp,
+        observer,
+    );
+    if dry_run {
+        return;
+    }
+    if let Err(e) = transport.flush() {
+        let host = transport.host().to_string();
+        let what = "record the files placed";
+        if state.report.failure.is_none() {
+            fail(
+                state,
+                observer,
+                &host,
+                phase,
+                what,
+                StepError::from_error(what, e),
+            );
+        }
+    }
+}
+
+fn run_steps(
+    phase: &str,
+    steps: &[&Step],
+    transport: &mut dyn Transport,
+    state: &mut HostState,
+    dry_run: bool,
+    stamp: &str,
+    observer: &dyn Observer,
+) {
     let host = transport.host().to_string();
     let mut stats: Vec<Option<Option<FileStat>>> = vec![None; steps.len()];
     let mut written = vec![false; steps.len()];
@@ -118,11 +156,12 @@ pub(crate) fn run(job: Job<'_, '_>, dry_run: bool, stamp: &str, observer: &dyn O
                         if batch.len() > 1 {
                             let puts: Vec<PutFile<'_>> = batch
                                 .iter()
-                                .map(|(_, f)| PutFile {
+                                .map(|(k, f)| PutFile {
                                     path: &f.path,
                                     content: &f.content,
                                     mode: f.mode,
                                     owner: f.owner.as_deref(),
+                                    sha256: digests[*k].as_deref(),
                                 })
                                 .collect();
                             if let Err(e) = transport.put_files(&puts) {
@@ -380,8 +419,14 @@ fn file(
             notes.push(format!("backed up to {}", backup.display()));
         }
         if !already_written {
-            t.put_file(&f.path, &f.content, f.mode, f.owner.as_deref())
-                .map_err(|e| StepError::from_error(&target, e))?;
+            t.put_files(&[PutFile {
+                path: &f.path,
+                content: &f.content,
+                mode: f.mode,
+                owner: f.owner.as_deref(),
+                sha256: Some(&want_sha),
+            }])
+            .map_err(|e| StepError::from_error(&target, e))?;
         }
         let what = if stat.is_some() {
             "content updated"

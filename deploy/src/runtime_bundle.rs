@@ -37,7 +37,7 @@ fn files_of(dir: &Path) -> Result<BTreeMap<String, Blob>, Error> {
             continue;
         }
         if let Some(name) = e.file_name().to_str() {
-            out.insert(name.to_string(), Blob(read(path)?));
+            out.insert(name.to_string(), Blob(read(path)?.into()));
         }
     }
     Ok(out)
@@ -119,7 +119,7 @@ pub fn image_of_archive(archive: &[u8]) -> Result<(String, String), String> {
     Err("no index.json (not an OCI image archive)".to_string())
 }
 
-fn image(bundle: &Path, file: &str, archive: Vec<u8>) -> Result<ImageArchive, Error> {
+fn image(bundle: &Path, file: &str, archive: plan::Content) -> Result<ImageArchive, Error> {
     let (name, digest) =
         image_of_archive(&archive).map_err(|p| problem(bundle, format!("images/{file}: {p}")))?;
     Ok(ImageArchive {
@@ -139,7 +139,7 @@ pub fn runtime_bundle(inv: &Inventory) -> Result<RuntimeBundle, Error> {
     let bin = bundle.join("bin");
     let containerd_bin = files_of(&bin)?;
     let containerd_version = containerd_version(bundle, &bin.join("containerd"))?;
-    let runc = Blob(read(bundle.join("runc.amd64"))?);
+    let runc = Blob(read(bundle.join("runc.amd64"))?.into());
     let dirs: Vec<String> = std::fs::read_dir(bundle)
         .map_err(|source| Error::Read {
             path: bundle.clone(),

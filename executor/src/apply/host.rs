@@ -8,7 +8,6 @@ use crate::progress::{Event, Observer, StepStatus};
 use crate::transport::{CommandOutput, FileStat, PutFile, Transport};
 use plan::shell::{quote, quote_path};
 use plan::{CommandSpec, DirSpec, FileSpec, Step, UnitSpec};
-use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 
 /// One host's work in one phase.
@@ -145,8 +144,8 @@ fn run_steps(
                             .filter_map(|k| match steps[k] {
                                 Step::File(f) => {
                                     let st = stats[k].as_ref().and_then(|s| s.as_ref());
-                                    let want =
-                                        digests[k].get_or_insert_with(|| sha256_hex(&f.content));
+                                    let want = digests[k]
+                                        .get_or_insert_with(|| f.content.sha256_hex().to_string());
                                     let differs = st.is_none_or(|s| &s.sha256 != want);
                                     (differs && !(f.backup && st.is_some())).then_some((k, f))
                                 }
@@ -330,10 +329,6 @@ fn directory(t: &mut dyn Transport, d: &DirSpec, dry_run: bool) -> Result<Outcom
     })
 }
 
-fn sha256_hex(content: &[u8]) -> String {
-    hex::encode(Sha256::digest(content))
-}
-
 /// Whether a path is a systemd unit file (a change means `daemon-reload`).
 fn is_unit_file(f: &FileSpec) -> bool {
     let s = f.path.to_string_lossy();
@@ -363,7 +358,7 @@ fn file(
 ) -> Result<Outcome, StepError> {
     let target = f.path.display().to_string();
     let Found { stat, want_sha } = found;
-    let want_sha = want_sha.unwrap_or_else(|| sha256_hex(&f.content));
+    let want_sha = want_sha.unwrap_or_else(|| f.content.sha256_hex().to_string());
     let content_differs = stat.as_ref().is_none_or(|s| s.sha256 != want_sha);
     let mode_differs = stat.as_ref().is_some_and(|s| s.mode != f.mode);
     let owner_differs = match (&stat, &f.owner) {

@@ -4,7 +4,7 @@
 use crate::{Error, Session};
 use executor::Report;
 use hostprep::preflight::{
-    Finding, Severity, check_bundle, check_hosts, check_pod_network, inspect_bundle,
+    Finding, Severity, check_bundle, check_hosts, check_pod_network, inspect_bundle_with,
     inspect_pod_network,
 };
 use inventory::Inventory;
@@ -38,7 +38,8 @@ pub fn preflight(s: &mut Session, names: &[String]) -> Result<Vec<Finding>, Erro
     let (unreachable, (facts, failed), bundle) = std::thread::scope(|scope| {
         let bundle = scope.spawn(|| {
             inventory.bundle.as_ref().map(|dir| {
-                let mut found = check_bundle(&inspect_bundle(dir));
+                let mut found =
+                    check_bundle(&inspect_bundle_with(dir, &crate::bundle::sha256_file));
                 found.extend(check_pod_network(&inspect_pod_network(dir, &inventory)));
                 found
             })

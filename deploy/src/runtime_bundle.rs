@@ -20,8 +20,8 @@ fn problem(bundle: &Path, problem: impl Into<String>) -> Error {
     }
 }
 
-fn read(path: PathBuf) -> Result<Vec<u8>, Error> {
-    std::fs::read(&path).map_err(|source| Error::Read { path, source })
+fn read(path: PathBuf) -> Result<plan::Content, Error> {
+    crate::bundle::read(path)
 }
 
 /// The regular files of `dir` by name, read.
@@ -37,7 +37,7 @@ fn files_of(dir: &Path) -> Result<BTreeMap<String, Blob>, Error> {
             continue;
         }
         if let Some(name) = e.file_name().to_str() {
-            out.insert(name.to_string(), Blob(read(path)?.into()));
+            out.insert(name.to_string(), Blob(read(path)?));
         }
     }
     Ok(out)
@@ -139,7 +139,7 @@ pub fn runtime_bundle(inv: &Inventory) -> Result<RuntimeBundle, Error> {
     let bin = bundle.join("bin");
     let containerd_bin = files_of(&bin)?;
     let containerd_version = containerd_version(bundle, &bin.join("containerd"))?;
-    let runc = Blob(read(bundle.join("runc.amd64"))?.into());
+    let runc = Blob(read(bundle.join("runc.amd64"))?);
     let dirs: Vec<String> = std::fs::read_dir(bundle)
         .map_err(|source| Error::Read {
             path: bundle.clone(),

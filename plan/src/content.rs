@@ -22,6 +22,17 @@ impl Content {
         &self.0.bytes
     }
 
+    /// Content whose hex sha256 the caller already has, because it hashed these very
+    /// bytes (a file unchanged since this process hashed it). A wrong digest would make
+    /// the executor take a host's file for this content: only pass one computed from the
+    /// same bytes.
+    pub fn with_sha256(bytes: Vec<u8>, sha256: String) -> Self {
+        Self(Arc::new(Inner {
+            bytes,
+            sha256: OnceLock::from(sha256),
+        }))
+    }
+
     /// The hex sha256 of the bytes, computed on the first call.
     pub fn sha256_hex(&self) -> &str {
         self.0

@@ -99,6 +99,15 @@ fn required(dir: &Path) -> Vec<String> {
 
 /// Reads the bundle: SHA256SUMS, and the hash of every required or listed file.
 pub fn inspect_bundle(dir: &Path) -> BundleFacts {
+    inspect_bundle_with(dir, &sha256_file)
+}
+
+/// [`inspect_bundle`] with the caller's hashing of a file (hex sha256, `None` when it
+/// cannot be read): the deploy hashes once per process what its phases read again.
+pub fn inspect_bundle_with(
+    dir: &Path,
+    sha256_file: &dyn Fn(&Path) -> Option<String>,
+) -> BundleFacts {
     let exists = dir.is_dir();
     let sums = std::fs::read_to_string(dir.join("SHA256SUMS"))
         .ok()

@@ -39,6 +39,11 @@ pub struct Args {
     /// (which stays up); no bring-up, no first deploy.
     #[arg(long)]
     attach: bool,
+    /// After the re-runs, check the hosts' quick check on a real machine: edit a bundle
+    /// binary on the first node by hand (same size, mtime put back), then a deploy must
+    /// rewrite it and the next change nothing.
+    #[arg(long)]
+    hand_edit: bool,
     /// Record each re-run's kubin with `perf record -g` into DIR/kubin-rerunN-K.data (the
     /// figures then include perf's overhead).
     #[arg(long, value_name = "DIR")]
@@ -236,10 +241,108 @@ fn measure(kubin: &Path, hosts: usize, keep: bool, args: &Args) -> Result<(Run, 
     first.wall += waited.elapsed();
     println!("{hosts} machines, after the first deploy:\n{table}");
     let mut runs = reruns(kubin, &lab, args.reruns.max(1), args.perf.as_deref())?;
+    if args.hand_edit {
+        hand_edit(kubin, &lab)?;
+    }
     if !keep {
         lab.down()?;
     }
     Ok((first, runs.remove(0)))
+}
+
+/// A CNI plugin: a bundle binary no running process holds open (a running one's file
+/// cannot be written: ETXTBSY), in the runtime's plan on every node.
+const EDITED: &str = "/opt/cni/bin/portmap";
+/// The same file in the bundle.
+const EDITED_IN_BUNDLE: &str = "cni-plugins-linux-amd64-v1.1.1/portmap";
+
+/// `--hand-edit`: eight bytes of [`EDITED`] on the first node overwritten in place, its
+/// mtime put back (size, inode and mtime as kubin recorded them: only the ctime tells);
+/// then a deploy must report the file rewritten, leave the bundle's bytes there, and the
+/// next deploy change nothing. Checks, never a time.
+fn hand_edit(kubin: &Path, lab: &Lab) -> Result<()> {
+    let node = lab
+        .hosts()
+        .iter()
+        .find(|h| h.name.contains("node"))
+        .context("the lab has no node")?
+        .name
+        .clone();
+    let records = lab.ssh_ok(
+        &node,
+        &format!(
+            "stat -c %a /var/lib/kubin/manifest && grep -c '\t{EDITED}$' /var/lib/kubin/manifest"
+        ),
+    )?;
+    ensure!(
+        records.split_whitespace().collect::<Vec<_>>() == ["600", "1"],
+        "{node}: /var/lib/kubin/manifest should be 0600 and record {EDITED} once: {records:?}"
+    );
+    let before = lab.ssh_ok(&node, &format!("stat -c '%s %i %Y' {EDITED}"))?;
+    lab.ssh_ok(
+        &node,
+        &format!(
+            "touch -r {EDITED} /run/kubin-bench-ref && printf KUBINXED | dd of={EDITED} bs=1 seek=4096 conv=notrunc status=none && touch -m -r /run/kubin-bench-ref {EDITED} && rm -f /run/kubin-bench-ref"
+        ),
+    )?;
+    let after = lab.ssh_ok(&node, &format!("stat -c '%s %i %Y' {EDITED}"))?;
+    ensure!(
+        before == after,
+        "{node}: the edit should keep size, inode and mtime: {before:?} then {after:?}"
+    );
+    let name = lab.name();
+    let logs = Path::new(LOGS);
+    let fixed = deploy(
+        kubin,
+        lab,
+        &logs.join(format!("{name}-hand-edit.log")),
+        None,
+    )?;
+    let text = std::fs::read_to_string(logs.join(format!("{name}-hand-edit.log")))?;
+    let rewritten = text
+        .lines()
+        .any(|l| l.contains(&format!("{EDITED}: content updated")));
+    let changed: Vec<&String> = fixed
+        .phases
+        .iter()
+        .filter(|p| !p.ends_with(" 0 change(s)"))
+        .collect();
+    ensure!(
+        rewritten
+            && changed.len() == 1
+            && changed[0].starts_with("nodes ")
+            && changed[0].ends_with(" 1 change(s)"),
+        "the deploy after the hand edit should rewrite {EDITED} and change nothing else ({changed:?}), see {}",
+        logs.join(format!("{name}-hand-edit.log")).display()
+    );
+    let want = std::fs::read_to_string(lab.bundle_path().join("SHA256SUMS"))?
+        .lines()
+        .find(|l| l.ends_with(EDITED_IN_BUNDLE))
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .context("the bundle's SHA256SUMS lists no portmap")?;
+    let have = lab.ssh_ok(&node, &format!("sha256sum {EDITED}"))?;
+    ensure!(
+        have.starts_with(&want),
+        "{node}: {EDITED} should hold the bundle's bytes again: {have:?}, want {want}"
+    );
+    let again = deploy(
+        kubin,
+        lab,
+        &logs.join(format!("{name}-after-edit.log")),
+        None,
+    )?;
+    let text = std::fs::read_to_string(logs.join(format!("{name}-after-edit.log")))?;
+    ensure!(
+        text.contains("no changes"),
+        "the deploy after the repair should change nothing, see {}",
+        logs.join(format!("{name}-after-edit.log")).display()
+    );
+    println!(
+        "{name} hand edit of {EDITED} on {node} (size, inode, mtime kept): seen and rewritten in {:.2} s; the next deploy changed nothing in {:.2} s",
+        fixed.wall.as_secs_f64(),
+        again.wall.as_secs_f64()
+    );
+    Ok(())
 }
 
 /// `--attach`: the re-runs only, on a lab an earlier `--keep-lab` left up.
@@ -248,6 +351,9 @@ fn measure_attached(kubin: &Path, hosts: usize, args: &Args) -> Result<()> {
     let lab = Lab::attach(&name)
         .with_context(|| format!("lab {name} is not up: run with --keep-lab first"))?;
     let runs = reruns(kubin, &lab, args.reruns.max(1), args.perf.as_deref())?;
+    if args.hand_edit {
+        hand_edit(kubin, &lab)?;
+    }
     let walls: Vec<String> = runs
         .iter()
         .map(|r| format!("{:.2}", r.wall.as_secs_f64()))

@@ -57,11 +57,11 @@ impl fmt::Debug for MasterCerts {
 #[derive(Clone, PartialEq, Eq)]
 pub struct MasterBinaries {
     /// `kube-apiserver`.
-    pub kube_apiserver: Vec<u8>,
+    pub kube_apiserver: plan::Content,
     /// `kube-controller-manager`.
-    pub kube_controller_manager: Vec<u8>,
+    pub kube_controller_manager: plan::Content,
     /// `kube-scheduler`.
-    pub kube_scheduler: Vec<u8>,
+    pub kube_scheduler: plan::Content,
 }
 
 struct Bytes(usize);
@@ -113,9 +113,9 @@ impl fmt::Debug for ControlPlaneMaterial {
 #[derive(Clone, PartialEq, Eq)]
 pub struct NodeBinaries {
     /// `kubelet`.
-    pub kubelet: Vec<u8>,
+    pub kubelet: plan::Content,
     /// `kube-proxy`.
-    pub kube_proxy: Vec<u8>,
+    pub kube_proxy: plan::Content,
 }
 
 impl fmt::Debug for NodeBinaries {
@@ -155,7 +155,7 @@ fn dir(path: &Path) -> Step {
     })
 }
 
-fn file(path: &Path, content: impl Into<Vec<u8>>, mode: u32) -> Step {
+fn file(path: &Path, content: impl Into<plan::Content>, mode: u32) -> Step {
     Step::File(FileSpec::new(path, content, mode))
 }
 

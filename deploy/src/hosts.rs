@@ -4,7 +4,7 @@
 use crate::{Error, Session};
 use executor::Report;
 use hostprep::preflight::{
-    Finding, Severity, check_bundle, check_hosts, check_pod_network, inspect_bundle,
+    Finding, Severity, check_bundle, check_hosts, check_pod_network, inspect_bundle_with,
     inspect_pod_network,
 };
 use inventory::Inventory;
@@ -32,8 +32,22 @@ pub fn select_hosts(inv: &Inventory, names: &[String]) -> Result<Vec<String>, Er
 pub fn preflight(s: &mut Session, names: &[String]) -> Result<Vec<Finding>, Error> {
     let selected = select_hosts(&s.inventory, names)?;
     let refs: Vec<&str> = selected.iter().map(String::as_str).collect();
-    let unreachable = s.connect_some(&refs);
-    let (facts, failed) = hostprep::gather_all(s.transports());
+    let inventory = s.inventory.clone();
+    // The bundle is read and hashed here (hundreds of megabytes) while the hosts answer
+    // over SSH: neither waits for the other.
+    let (unreachable, (facts, failed), bundle) = std::thread::scope(|scope| {
+        let bundle = scope.spawn(|| {
+            inventory.bundle.as_ref().map(|dir| {
+                let mut found =
+                    check_bundle(&inspect_bundle_with(dir, &crate::bundle::sha256_file));
+                found.extend(check_pod_network(&inspect_pod_network(dir, &inventory)));
+                found
+            })
+        });
+        let unreachable = s.connect_some(&refs);
+        let gathered = hostprep::gather_all(s.transports());
+        (unreachable, gathered, bundle.join())
+    });
     let why: BTreeMap<String, String> = unreachable
         .into_iter()
         .chain(
@@ -45,17 +59,15 @@ pub fn preflight(s: &mut Session, names: &[String]) -> Result<Vec<Finding>, Erro
     let mut checked = s.inventory.clone();
     checked.hosts.retain(|h| selected.contains(&h.name));
     let mut findings = check_hosts(&checked, &facts, &why);
-    match &s.inventory.bundle {
-        Some(dir) => {
-            findings.extend(check_bundle(&inspect_bundle(dir)));
-            findings.extend(check_pod_network(&inspect_pod_network(dir, &s.inventory)));
-        }
-        None => findings.push(Finding {
+    match bundle {
+        Ok(Some(found)) => findings.extend(found),
+        Ok(None) => findings.push(Finding {
             host: "bundle".into(),
             severity: Severity::Warning,
             check: "bundle".into(),
             message: "the inventory names no bundle; binaries cannot be checked".into(),
         }),
+        Err(panic) => std::panic::resume_unwind(panic),
     }
     Ok(findings)
 }

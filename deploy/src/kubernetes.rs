@@ -251,10 +251,9 @@ pub fn write_admin_kubeconfig(inv: &Inventory, path: &Path) -> Result<(), Error>
 }
 
 /// The bundle's `kubernetes/server/bin/<name>` files.
-fn server_bin(inv: &Inventory, name: &str) -> Result<Vec<u8>, Error> {
+fn server_bin(inv: &Inventory, name: &str) -> Result<plan::Content, Error> {
     let bundle = inv.bundle.as_ref().ok_or(Error::NoBundle)?;
-    let path = bundle.join("kubernetes/server/bin").join(name);
-    std::fs::read(&path).map_err(|source| Error::Read { path, source })
+    crate::bundle::read(bundle.join("kubernetes/server/bin").join(name))
 }
 
 /// kube-apiserver, kube-controller-manager and kube-scheduler from the bundle.

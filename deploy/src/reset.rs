@@ -97,6 +97,10 @@ pub fn plan_reset(inv: &Inventory, opts: &ResetOptions) -> Plan {
         for parent in parents(inv, &h.roles) {
             steps.push(Step::Command(remove_empty_dir(&parent)));
         }
+        // The quick-check records of the files kubin placed (see executor's manifest).
+        if let Some(records) = Path::new(executor::transport::manifest::MANIFEST).parent() {
+            steps.push(Step::Command(remove_path(records)));
+        }
         remove.push(HostSteps {
             host: h.name.clone(),
             steps,
@@ -469,6 +473,7 @@ mod tests {
         assert!(remove.contains("rm -rf -- /opt/kubernetes/ssl"), "{remove}");
         assert!(remove.contains("rm -rf -- /opt/etcd/ssl"), "{remove}");
         assert!(remove.contains("rmdir -- /opt/etcd"), "{remove}");
+        assert!(remove.contains("rm -rf -- /var/lib/kubin"), "{remove}");
         assert!(
             !remove.contains(&i.paths.etcd_data.display().to_string()),
             "data kept by default"

@@ -20,8 +20,8 @@ fn problem(bundle: &Path, problem: impl Into<String>) -> Error {
     }
 }
 
-fn read(path: PathBuf) -> Result<Vec<u8>, Error> {
-    std::fs::read(&path).map_err(|source| Error::Read { path, source })
+fn read(path: PathBuf) -> Result<plan::Content, Error> {
+    crate::bundle::read(path)
 }
 
 /// The regular files of `dir` by name, read.
@@ -119,7 +119,7 @@ pub fn image_of_archive(archive: &[u8]) -> Result<(String, String), String> {
     Err("no index.json (not an OCI image archive)".to_string())
 }
 
-fn image(bundle: &Path, file: &str, archive: Vec<u8>) -> Result<ImageArchive, Error> {
+fn image(bundle: &Path, file: &str, archive: plan::Content) -> Result<ImageArchive, Error> {
     let (name, digest) =
         image_of_archive(&archive).map_err(|p| problem(bundle, format!("images/{file}: {p}")))?;
     Ok(ImageArchive {

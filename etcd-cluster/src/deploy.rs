@@ -65,8 +65,8 @@ pub fn member_files(
             mode,
         })
     };
-    let file = |path: &PathBuf, content: &[u8], mode| {
-        Step::File(FileSpec::new(path.clone(), content.to_vec(), mode))
+    let file = |path: &PathBuf, content: plan::Content, mode| {
+        Step::File(FileSpec::new(path.clone(), content, mode))
     };
     let key = |path: &PathBuf, content: &str| {
         Step::File(FileSpec::new(path.clone(), content.as_bytes().to_vec(), 0o600).secret())
@@ -77,19 +77,19 @@ pub fn member_files(
         dir(&l.ssl_dir, 0o755),
         // etcd refuses (3.4: warns and fixes) a data dir readable by others.
         dir(&l.data_dir, 0o700),
-        file(&l.etcd, binaries.get("etcd").unwrap_or_default(), 0o755),
+        file(&l.etcd, binaries.content("etcd").unwrap_or_default(), 0o755),
         file(
             &l.etcdctl,
-            binaries.get("etcdctl").unwrap_or_default(),
+            binaries.content("etcdctl").unwrap_or_default(),
             0o755,
         ),
-        file(&l.ca, certs.ca_pem.as_bytes(), 0o644),
-        file(&l.server_cert, certs.server_cert_pem.as_bytes(), 0o644),
+        file(&l.ca, certs.ca_pem.as_str().into(), 0o644),
+        file(&l.server_cert, certs.server_cert_pem.as_str().into(), 0o644),
         key(&l.server_key, &certs.server_key_pem),
-        file(&l.peer_cert, certs.peer_cert_pem.as_bytes(), 0o644),
+        file(&l.peer_cert, certs.peer_cert_pem.as_str().into(), 0o644),
         key(&l.peer_key, &certs.peer_key_pem),
-        file(&l.env_file, env.as_bytes(), 0o644),
-        file(&l.unit_file, render_unit(inv).as_bytes(), 0o644),
+        file(&l.env_file, env.as_str().into(), 0o644),
+        file(&l.unit_file, render_unit(inv).into(), 0o644),
     ])
 }
 

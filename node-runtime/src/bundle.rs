@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 /// File content; its `Debug` prints the size, never the bytes.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Blob(pub Vec<u8>);
+pub struct Blob(pub plan::Content);
 
 impl std::fmt::Debug for Blob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -17,7 +17,7 @@ impl std::fmt::Debug for Blob {
 
 impl From<&[u8]> for Blob {
     fn from(b: &[u8]) -> Self {
-        Self(b.to_vec())
+        Self(b.into())
     }
 }
 
@@ -183,7 +183,7 @@ pub(crate) mod tests {
 
     /// A bundle as the lab builds it: Debian's containerd 1.6.20, runc, CNI plugins 1.1.1.
     pub(crate) fn lab_bundle() -> RuntimeBundle {
-        let blob = |s: &str| Blob(s.as_bytes().to_vec());
+        let blob = |s: &str| Blob(s.into());
         RuntimeBundle {
             containerd_version: Version::new(1, 6, 20),
             containerd_bin: [
@@ -235,7 +235,7 @@ pub(crate) mod tests {
         let mut b = lab_bundle();
         b.containerd_bin.remove("ctr");
         b.cni_plugins.remove("loopback");
-        b.cni_plugins.insert("../evil".into(), Blob(b"x".to_vec()));
+        b.cni_plugins.insert("../evil".into(), Blob(b"x".into()));
         b.pause.digest = "sha256:short".into();
         b.images[0].name = "busybox; rm -rf /".into();
         b.images[0].file = "pause.tar".into();

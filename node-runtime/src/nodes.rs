@@ -126,7 +126,7 @@ mod tests {
         insta::assert_snapshot!(err.to_string());
         bundle.cni_plugins.insert(
             crate::bundle::FLANNEL_CNI.into(),
-            crate::Blob(b"\x7fELF flannel".to_vec()),
+            crate::Blob(b"\x7fELF flannel".into()),
         );
         let p = plan_nodes(&i, &all_facts(&i), &bundle, &NetworkOptions::default()).unwrap();
         assert_eq!(p.plan.phases[1].name, "pod network: flannel");

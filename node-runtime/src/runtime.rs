@@ -30,8 +30,8 @@ fn dir(path: impl Into<PathBuf>) -> Step {
     })
 }
 
-fn exe(path: impl Into<PathBuf>, content: &[u8]) -> Step {
-    Step::File(FileSpec::new(path, content.to_vec(), 0o755))
+fn exe(path: impl Into<PathBuf>, content: &plan::Content) -> Step {
+    Step::File(FileSpec::new(path, content.clone(), 0o755))
 }
 
 /// kube-proxy settings a host's facts call for.

@@ -1,6 +1,7 @@
 //! Executables from the offline bundle, by file name, as bytes: the one type every concern
 //! crate installs release binaries from (etcd's, flannel's).
 
+use crate::Content;
 use std::collections::BTreeMap;
 
 /// Executables by file name (`etcd`, `etcdctl`, `flanneld`, `mk-docker-opts.sh`) with their
@@ -9,7 +10,7 @@ use std::collections::BTreeMap;
 /// `assert_eq!` failure on two plans' inputs would otherwise print megabytes).
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Binaries {
-    files: BTreeMap<String, Vec<u8>>,
+    files: BTreeMap<String, Content>,
 }
 
 impl Binaries {
@@ -19,19 +20,24 @@ impl Binaries {
     }
 
     /// `self` with `name` holding `bytes` (replacing an earlier one of that name).
-    pub fn with(mut self, name: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Self {
+    pub fn with(mut self, name: impl Into<String>, bytes: impl Into<Content>) -> Self {
         self.insert(name, bytes);
         self
     }
 
     /// Adds (or replaces) the binary `name`.
-    pub fn insert(&mut self, name: impl Into<String>, bytes: impl Into<Vec<u8>>) {
+    pub fn insert(&mut self, name: impl Into<String>, bytes: impl Into<Content>) {
         self.files.insert(name.into(), bytes.into());
     }
 
     /// The bytes of the binary `name`, if present.
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.files.get(name).map(Vec::as_slice)
+        self.files.get(name).map(Content::as_bytes)
+    }
+
+    /// The binary `name` as shared content (no copy), if present.
+    pub fn content(&self, name: &str) -> Option<Content> {
+        self.files.get(name).cloned()
     }
 
     /// The file names present, sorted.
@@ -55,7 +61,7 @@ impl Binaries {
     }
 }
 
-impl<N: Into<String>, B: Into<Vec<u8>>> FromIterator<(N, B)> for Binaries {
+impl<N: Into<String>, B: Into<Content>> FromIterator<(N, B)> for Binaries {
     fn from_iter<I: IntoIterator<Item = (N, B)>>(iter: I) -> Self {
         let mut b = Self::new();
         for (name, bytes) in iter {

@@ -6,6 +6,7 @@
 //! and running), not how to get there, so applying it twice changes nothing the second time.
 
 pub mod binaries;
+pub mod content;
 pub mod shell;
 
 use serde::Serialize;
@@ -13,6 +14,7 @@ use std::path::PathBuf;
 
 pub mod rollout;
 pub use binaries::Binaries;
+pub use content::Content;
 pub use rollout::{Rollout, Stage};
 
 /// A whole plan: phases run one after another; within a phase every host runs its steps in
@@ -80,7 +82,7 @@ pub struct FileSpec {
     pub path: PathBuf,
     /// The content; never printed when `secret`.
     #[serde(serialize_with = "content_summary")]
-    pub content: Vec<u8>,
+    pub content: Content,
     /// Permission bits, e.g. `0o600` for keys.
     pub mode: u32,
     /// `user:group` to own the file; `None` leaves the login user's.
@@ -94,7 +96,7 @@ pub struct FileSpec {
 
 impl FileSpec {
     /// A non-secret file owned by the login user, not backed up.
-    pub fn new(path: impl Into<PathBuf>, content: impl Into<Vec<u8>>, mode: u32) -> Self {
+    pub fn new(path: impl Into<PathBuf>, content: impl Into<Content>, mode: u32) -> Self {
         Self {
             path: path.into(),
             content: content.into(),
@@ -152,7 +154,7 @@ impl std::fmt::Debug for ContentSummary<'_> {
     }
 }
 
-fn content_summary<S: serde::Serializer>(content: &[u8], s: S) -> Result<S::Ok, S::Error> {
+fn content_summary<S: serde::Serializer>(content: &Content, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format!("<{} bytes>", content.len()))
 }
 

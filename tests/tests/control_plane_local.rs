@@ -144,9 +144,9 @@ fn the_real_control_plane_runs_with_the_planned_files() {
         controller_manager_kubeconfig: String::new(),
         scheduler_kubeconfig: String::new(),
         binaries: MasterBinaries {
-            kube_apiserver: Vec::new(),
-            kube_controller_manager: Vec::new(),
-            kube_scheduler: Vec::new(),
+            kube_apiserver: Default::default(),
+            kube_controller_manager: Default::default(),
+            kube_scheduler: Default::default(),
         },
     };
     let plan = control_plane::plan_control_plane(&inv, &material).unwrap();

@@ -389,9 +389,15 @@ fn applying_a_plan_over_ssh_twice_changes_nothing_the_second_time() {
         }],
     );
     let mut map: BTreeMap<String, Box<dyn Transport>> = BTreeMap::new();
+    // The quick-check records in the temp dir, not in this machine's /var/lib/kubin.
+    let manifest = root.path().join("state/manifest");
     map.insert(
         "local".into(),
-        Box::new(SshTransport::connect(&host).unwrap()),
+        Box::new(
+            SshTransport::connect(&host)
+                .unwrap()
+                .with_manifest(Some(manifest.clone())),
+        ),
     );
     let opts = ApplyOptions {
         dry_run: false,
@@ -429,5 +435,120 @@ fn applying_a_plan_over_ssh_twice_changes_nothing_the_second_time() {
     eprintln!(
         "no-change re-apply of 23 steps over ssh: {:?}",
         started.elapsed()
+    );
+}
+
+/// Applies `plan` over a new connection (as a new kubin run does), with the quick-check
+/// records at `manifest`.
+fn apply_fresh(host: &Host, manifest: &Path, plan: &Plan, dry_run: bool) -> executor::Report {
+    let mut map: BTreeMap<String, Box<dyn Transport>> = BTreeMap::new();
+    let t = SshTransport::connect_with(
+        host,
+        &SshOptions {
+            dry_run,
+            ..SshOptions::default()
+        },
+    )
+    .unwrap()
+    .with_manifest(Some(manifest.to_path_buf()));
+    map.insert("local".into(), Box::new(t));
+    let opts = ApplyOptions {
+        dry_run,
+        parallel: 1,
+        output: Output::Quiet,
+    };
+    executor::apply_with(plan, &mut map, &opts, &Silent)
+}
+
+/// The quick check: the run that writes files records them (root-only, atomically); later
+/// runs trust a record only while the file keeps its stamp, so a hand edit that keeps the
+/// size and puts the mtime back (the ctime moves) is still seen and undone.
+#[test]
+fn a_file_edited_by_hand_is_seen_and_rewritten_despite_the_records() {
+    let sshd = Sshd::start();
+    let host = sshd.host(HostKeyPolicy::Strict, &sshd.trusted());
+    let root = tempfile::tempdir().unwrap();
+    let manifest = root.path().join("state/manifest");
+    let binary = root.path().join("kubelet");
+    let config = root.path().join("kubelet.conf");
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+    let plan = Plan::single(
+        "ssh",
+        vec![HostSteps {
+            host: "local".into(),
+            steps: vec![
+                Step::File(FileSpec::new(&binary, big.clone(), 0o755)),
+                Step::File(FileSpec::new(&config, "port=10250\n", 0o644)),
+            ],
+        }],
+    );
+    let first = apply_fresh(&host, &manifest, &plan, false);
+    assert!(first.is_success(), "{}", first.render_text());
+    assert_eq!(first.total_changes(), 2);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&manifest), 0o600);
+    assert_eq!(mode(manifest.parent().unwrap()), 0o700);
+    let records = std::fs::read_to_string(&manifest).unwrap();
+    assert_eq!(
+        records.lines().filter(|l| !l.starts_with('#')).count(),
+        2,
+        "{records}"
+    );
+    let again = apply_fresh(&host, &manifest, &plan, false);
+    assert_eq!(again.total_changes(), 0, "{}", again.render_text());
+
+    // The records are what the check reads: a wrong digest recorded for an unchanged stamp
+    // is believed (and the file rewritten, which records it anew).
+    let config_line = |text: &str| {
+        text.lines()
+            .find(|l| l.ends_with(&format!("\t{}", config.display())))
+            .unwrap()
+            .to_string()
+    };
+    let line = config_line(&records);
+    let wrong = format!("{}{}", "0".repeat(64), &line[64..]);
+    std::fs::write(&manifest, records.replace(&line, &wrong)).unwrap();
+    let believed = apply_fresh(&host, &manifest, &plan, false);
+    assert_eq!(believed.total_changes(), 1, "{}", believed.render_text());
+    assert_eq!(believed.changed_paths("local"), [config.as_path()]);
+    assert_eq!(
+        apply_fresh(&host, &manifest, &plan, false).total_changes(),
+        0
+    );
+
+    // A hand edit of the same size, its mtime put back.
+    let reference = root.path().join("reference");
+    let st = Command::new("touch")
+        .arg("-r")
+        .arg(&config)
+        .arg(&reference)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(&config, "port=10251\n").unwrap();
+    let st = Command::new("touch")
+        .args(["-m", "-r"])
+        .arg(&reference)
+        .arg(&config)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let before = std::fs::read_to_string(&manifest).unwrap();
+    let dry = apply_fresh(&host, &manifest, &plan, true);
+    assert_eq!(dry.changed_paths("local"), [config.as_path()]);
+    assert_eq!(
+        std::fs::read_to_string(&manifest).unwrap(),
+        before,
+        "a dry run writes no records"
+    );
+    let fixed = apply_fresh(&host, &manifest, &plan, false);
+    assert_eq!(fixed.changed_paths("local"), [config.as_path()]);
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), "port=10250\n");
+    assert_eq!(std::fs::read(&binary).unwrap(), big);
+    assert_eq!(
+        apply_fresh(&host, &manifest, &plan, false).total_changes(),
+        0
     );
 }

@@ -114,12 +114,14 @@ fn prepare_as_a_sudo_user_and_refuse_one_without_sudo() {
             content: b"owned by ops\n",
             mode: 0o640,
             owner: Some("ops:ops"),
+            sha256: None,
         },
         PutFile {
             path: &b,
             content: b"owned by root\n",
             mode: 0o600,
             owner: None,
+            sha256: None,
         },
     ])
     .expect("puts under sudo");

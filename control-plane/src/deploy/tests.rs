@@ -28,9 +28,9 @@ fn material() -> ControlPlaneMaterial {
         controller_manager_kubeconfig: "KCM-KUBECONFIG-SECRET".into(),
         scheduler_kubeconfig: "SCHED-KUBECONFIG-SECRET".into(),
         binaries: MasterBinaries {
-            kube_apiserver: b"ELF apiserver".to_vec(),
-            kube_controller_manager: b"ELF kcm".to_vec(),
-            kube_scheduler: b"ELF scheduler".to_vec(),
+            kube_apiserver: b"ELF apiserver".into(),
+            kube_controller_manager: b"ELF kcm".into(),
+            kube_scheduler: b"ELF scheduler".into(),
         },
     }
 }
@@ -41,8 +41,8 @@ fn node_material() -> NodeMaterial {
         bootstrap_kubeconfig: "BOOTSTRAP-TOKEN-SECRET".into(),
         proxy_kubeconfig: "PROXY-KUBECONFIG-SECRET".into(),
         binaries: NodeBinaries {
-            kubelet: b"ELF kubelet".to_vec(),
-            kube_proxy: b"ELF kube-proxy".to_vec(),
+            kubelet: b"ELF kubelet".into(),
+            kube_proxy: b"ELF kube-proxy".into(),
         },
     }
 }
@@ -234,7 +234,7 @@ fn rendered_flags(plan: &Plan) -> Vec<(Component, String)> {
         for c in Component::ALL {
             if f.path.file_name().and_then(|n| n.to_str()) == Some(&format!("{}.conf", c.binary()))
             {
-                let text = String::from_utf8(f.content.clone()).unwrap();
+                let text = String::from_utf8(f.content.to_vec()).unwrap();
                 out.extend(parse_env(&text).into_iter().map(|fl| (c, fl)));
             }
         }

@@ -8,7 +8,6 @@ use crate::progress::{Event, Observer, StepStatus};
 use crate::transport::{CommandOutput, FileStat, PutFile, Transport};
 use plan::shell::{quote, quote_path};
 use plan::{CommandSpec, DirSpec, FileSpec, Step, UnitSpec};
-use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 
 /// One host's work in one phase.
@@ -61,7 +60,8 @@ pub(crate) fn step_name(step: &Step) -> String {
     }
 }
 
-/// Runs a job to its end or its first failure.
+/// Runs a job to its end or its first failure, then has the transport keep what it learnt
+/// for the next run (the quick-check records of the files it stat'ed and wrote).
 pub(crate) fn run(job: Job<'_, '_>, dry_run: bool, stamp: &str, observer: &dyn Observer) {
     let Job {
         phase,
@@ -69,6 +69,43 @@ pub(crate) fn run(job: Job<'_, '_>, dry_run: bool, stamp: &str, observer: &dyn O
         transport,
         state,
     } = job;
+    run_steps(
+        phase,
+        &steps,
+        &mut *transport,
+        &mut *state,
+        dry_run,
+        stamp,
+        observer,
+    );
+    if dry_run {
+        return;
+    }
+    if let Err(e) = transport.flush() {
+        let host = transport.host().to_string();
+        let what = "record the files placed";
+        if state.report.failure.is_none() {
+            fail(
+                state,
+                observer,
+                &host,
+                phase,
+                what,
+                StepError::from_error(what, e),
+            );
+        }
+    }
+}
+
+fn run_steps(
+    phase: &str,
+    steps: &[&Step],
+    transport: &mut dyn Transport,
+    state: &mut HostState,
+    dry_run: bool,
+    stamp: &str,
+    observer: &dyn Observer,
+) {
     let host = transport.host().to_string();
     let mut stats: Vec<Option<Option<FileStat>>> = vec![None; steps.len()];
     let mut written = vec![false; steps.len()];
@@ -107,8 +144,8 @@ pub(crate) fn run(job: Job<'_, '_>, dry_run: bool, stamp: &str, observer: &dyn O
                             .filter_map(|k| match steps[k] {
                                 Step::File(f) => {
                                     let st = stats[k].as_ref().and_then(|s| s.as_ref());
-                                    let want =
-                                        digests[k].get_or_insert_with(|| sha256_hex(&f.content));
+                                    let want = digests[k]
+                                        .get_or_insert_with(|| f.content.sha256_hex().to_string());
                                     let differs = st.is_none_or(|s| &s.sha256 != want);
                                     (differs && !(f.backup && st.is_some())).then_some((k, f))
                                 }
@@ -118,11 +155,12 @@ pub(crate) fn run(job: Job<'_, '_>, dry_run: bool, stamp: &str, observer: &dyn O
                         if batch.len() > 1 {
                             let puts: Vec<PutFile<'_>> = batch
                                 .iter()
-                                .map(|(_, f)| PutFile {
+                                .map(|(k, f)| PutFile {
                                     path: &f.path,
                                     content: &f.content,
                                     mode: f.mode,
                                     owner: f.owner.as_deref(),
+                                    sha256: digests[*k].as_deref(),
                                 })
                                 .collect();
                             if let Err(e) = transport.put_files(&puts) {
@@ -291,10 +329,6 @@ fn directory(t: &mut dyn Transport, d: &DirSpec, dry_run: bool) -> Result<Outcom
     })
 }
 
-fn sha256_hex(content: &[u8]) -> String {
-    hex::encode(Sha256::digest(content))
-}
-
 /// Whether a path is a systemd unit file (a change means `daemon-reload`).
 fn is_unit_file(f: &FileSpec) -> bool {
     let s = f.path.to_string_lossy();
@@ -324,7 +358,7 @@ fn file(
 ) -> Result<Outcome, StepError> {
     let target = f.path.display().to_string();
     let Found { stat, want_sha } = found;
-    let want_sha = want_sha.unwrap_or_else(|| sha256_hex(&f.content));
+    let want_sha = want_sha.unwrap_or_else(|| f.content.sha256_hex().to_string());
     let content_differs = stat.as_ref().is_none_or(|s| s.sha256 != want_sha);
     let mode_differs = stat.as_ref().is_some_and(|s| s.mode != f.mode);
     let owner_differs = match (&stat, &f.owner) {
@@ -380,8 +414,14 @@ fn file(
             notes.push(format!("backed up to {}", backup.display()));
         }
         if !already_written {
-            t.put_file(&f.path, &f.content, f.mode, f.owner.as_deref())
-                .map_err(|e| StepError::from_error(&target, e))?;
+            t.put_files(&[PutFile {
+                path: &f.path,
+                content: &f.content,
+                mode: f.mode,
+                owner: f.owner.as_deref(),
+                sha256: Some(&want_sha),
+            }])
+            .map_err(|e| StepError::from_error(&target, e))?;
         }
         let what = if stat.is_some() {
             "content updated"

@@ -5,6 +5,7 @@
 //! double for fast tests that records every call and can be told to fail the Nth.
 
 pub mod known_hosts;
+pub mod manifest;
 pub mod recording;
 pub mod script;
 pub mod ssh;
@@ -77,6 +78,9 @@ pub struct PutFile<'a> {
     pub mode: u32,
     /// `user:group`, or `None` for the writing user's.
     pub owner: Option<&'a str>,
+    /// The content's hex sha256 when the caller has it: a transport with a quick check
+    /// records it with the written file's stamp, so the next run need not hash the file.
+    pub sha256: Option<&'a str>,
 }
 
 /// A host reached by some means: run commands, put, read and stat files.
@@ -117,6 +121,13 @@ pub trait Transport: Send {
     /// and whether it was recorded, for the operator to hear about; `None` otherwise.
     fn new_host_key(&self) -> Option<&ssh::NewHostKey> {
         None
+    }
+
+    /// Keeps what the transport learnt for the next run, where it keeps anything (the SSH
+    /// transport's quick-check records, see [`manifest`]); the executor calls it after each
+    /// host's steps of a phase, never in a dry run.
+    fn flush(&mut self) -> Result<(), Error> {
+        Ok(())
     }
 
     /// Stats each path (content hash, mode, owner), `None` for missing ones, in one round

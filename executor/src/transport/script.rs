@@ -5,6 +5,7 @@
 //! (and many small VMs) share few cores, so the scripts start a fixed handful of
 //! processes per call rather than several per file.
 
+use super::manifest::STAMP_FORMAT;
 use super::{FileStat, PutFile};
 use crate::Error;
 use plan::shell::{quote, quote_path};
@@ -104,6 +105,140 @@ pub fn parse_stat_output(
         .collect()
 }
 
+/// What [`quick_stat_command`] found of one present file: mode, owner and stamp.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuickStat {
+    /// Permission bits.
+    pub mode: u32,
+    /// `user:group`.
+    pub owner: String,
+    /// Size, inode, device, mtime and ctime ([`STAMP_FORMAT`]).
+    pub stamp: String,
+}
+
+/// One shell command printing, per path, `+` (a regular file) or `-`, then a
+/// `MODE USER:GROUP STAMP` line per present file (one `stat`, no hashing), then a `--` line,
+/// then, when `manifest` is given, that file's text (empty when it does not exist).
+pub fn quick_stat_command(paths: &[PathBuf], manifest: Option<&Path>) -> String {
+    let list: Vec<String> = paths.iter().map(|p| quote_path(p)).collect();
+    let mut s = format!(
+        "for f in {}; do if [ -f \"$f\" ]; then set -- \"$@\" \"$f\"; echo +; else echo -; fi; done; if [ $# -gt 0 ]; then stat -c '%a %U:%G {STAMP_FORMAT}' -- \"$@\" || exit; fi; echo --",
+        list.join(" ")
+    );
+    if let Some(m) = manifest {
+        let m = quote_path(m);
+        s.push_str(&format!("; if [ -f {m} ]; then cat -- {m}; fi"));
+    }
+    s
+}
+
+/// Parses what [`quick_stat_command`] printed for `paths`: each path's stat (`None` when
+/// missing), and the text after the `--` line.
+pub fn parse_quick_stat(
+    host: &str,
+    paths: &[PathBuf],
+    text: &str,
+) -> Result<(Vec<Option<QuickStat>>, String), Error> {
+    let bad = |message: String| Error::Stat {
+        host: host.to_string(),
+        message,
+    };
+    let (head, rest) = match text.split_once("\n--\n") {
+        Some((h, r)) => (h, r),
+        None => (text.strip_suffix("--\n").unwrap_or(text), ""),
+    };
+    let lines: Vec<&str> = head.lines().collect();
+    if lines.len() < paths.len() {
+        return Err(bad(format!(
+            "stat printed {} lines for {} paths",
+            lines.len(),
+            paths.len()
+        )));
+    }
+    let (marks, stats) = lines.split_at(paths.len());
+    let present = marks.iter().filter(|m| m.trim() == "+").count();
+    if stats.len() != present {
+        return Err(bad(format!(
+            "stat printed {} lines for {} present files",
+            stats.len(),
+            present
+        )));
+    }
+    let mut found = stats.iter();
+    let parsed = marks
+        .iter()
+        .zip(paths)
+        .map(|(mark, path)| match mark.trim() {
+            "-" => Ok(None),
+            "+" => {
+                let line = found
+                    .next()
+                    .ok_or_else(|| bad("stat output ended early".into()))?;
+                let mut parts = line.splitn(3, ' ');
+                let (Some(mode), Some(owner), Some(stamp)) =
+                    (parts.next(), parts.next(), parts.next())
+                else {
+                    return Err(bad(format!(
+                        "cannot parse stat of {}: {line:?}",
+                        path.display()
+                    )));
+                };
+                let mode = u32::from_str_radix(mode, 8)
+                    .map_err(|_| bad(format!("bad mode {mode:?} for {}", path.display())))?;
+                Ok(Some(QuickStat {
+                    mode,
+                    owner: owner.to_string(),
+                    stamp: stamp.trim().to_string(),
+                }))
+            }
+            other => Err(bad(format!(
+                "cannot parse stat of {}: {other:?}",
+                path.display()
+            ))),
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok((parsed, rest.to_string()))
+}
+
+/// One `sha256sum` of `paths`, a line each, in order.
+pub fn hash_command(paths: &[PathBuf]) -> String {
+    let list: Vec<String> = paths.iter().map(|p| quote_path(p)).collect();
+    format!("sha256sum -- {}", list.join(" "))
+}
+
+/// Parses what [`hash_command`] printed: each path's hex sha256.
+pub fn parse_hashes(host: &str, paths: &[PathBuf], text: &str) -> Result<Vec<String>, Error> {
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() != paths.len() {
+        return Err(Error::Stat {
+            host: host.to_string(),
+            message: format!(
+                "sha256sum printed {} lines for {} files",
+                lines.len(),
+                paths.len()
+            ),
+        });
+    }
+    lines
+        .iter()
+        .zip(paths)
+        .map(|(line, path)| sha_of_line(host, path, line))
+        .collect()
+}
+
+/// The hex digest of one `sha256sum` line (a leading `\` marks a name it had to escape).
+fn sha_of_line(host: &str, path: &Path, line: &str) -> Result<String, Error> {
+    line.trim_start_matches('\\')
+        .split_whitespace()
+        .next()
+        .filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_string)
+        .ok_or_else(|| Error::Stat {
+            host: host.to_string(),
+            message: format!("cannot parse sha256sum of {}: {line:?}", path.display()),
+        })
+}
+
 /// A script writing `files` atomically, and the bytes to feed it on stdin.
 ///
 /// Per target directory, a private staging directory is made next to the targets
@@ -118,7 +253,11 @@ pub fn parse_stat_output(
 /// host can see in the process list. Everything else, keys and tokens above all, travels
 /// on stdin. Callers pass `inline = false` when the script runs through `sudo`, which logs
 /// whole command lines to the host's auth log.
-pub fn put_script(files: &[PutFile<'_>], inline: bool) -> (String, Vec<u8>) {
+///
+/// With `stamps`, the script then prints each target's stamp ([`STAMP_FORMAT`]), a line
+/// each in order, for the quick check of the next run (nothing when `stat` fails: the
+/// files are written all the same).
+pub fn put_script(files: &[PutFile<'_>], inline: bool, stamps: bool) -> (String, Vec<u8>) {
     let mut dirs: Vec<&Path> = Vec::new();
     for f in files {
         let dir = parent(f.path);
@@ -188,6 +327,13 @@ pub fn put_script(files: &[PutFile<'_>], inline: bool) -> (String, Vec<u8>) {
         s.push_str(&format!("mv -f -- {} {}; ", list.join(" "), quote(&target)));
     }
     s.push_str(&format!("rmdir -- {all}; trap - EXIT"));
+    if stamps {
+        let targets: Vec<String> = files.iter().map(|f| quote_path(f.path)).collect();
+        s.push_str(&format!(
+            "; stat -c '{STAMP_FORMAT}' -- {} 2>/dev/null || :",
+            targets.join(" ")
+        ));
+    }
     (s, stdin)
 }
 

@@ -3,8 +3,9 @@
 //! for a non-root login.
 
 use super::known_hosts::{hashed_line, host_name};
-use super::script::put_script;
-use super::{CommandOutput, PutFile, Transport};
+use super::manifest::{MANIFEST, Manifest, write_script};
+use super::script::{hash_command, parse_hashes, parse_quick_stat, put_script, quick_stat_command};
+use super::{CommandOutput, FileStat, PutFile, Transport};
 use crate::Error;
 use crate::error::{Cause, CommandFailed};
 use inventory::{Host, HostKeyPolicy};
@@ -84,6 +85,14 @@ pub struct SshTransport {
     session: Session,
     sudo: bool,
     new_host_key: Option<NewHostKey>,
+    /// A dry run: the quick-check records are read, never written.
+    dry_run: bool,
+    /// Where the host keeps the quick-check records (`None`: hash every file).
+    manifest_path: Option<PathBuf>,
+    /// The records, once read from the host, with this run's additions.
+    manifest: Option<Manifest>,
+    /// Whether `manifest` holds records the host does not have yet.
+    manifest_dirty: bool,
 }
 
 impl std::fmt::Debug for SshTransport {
@@ -118,6 +127,15 @@ fn key_type_name(t: HostKeyType) -> Option<&'static str> {
 }
 
 impl SshTransport {
+    /// The same transport keeping its quick-check records at `path` on the host (default
+    /// [`MANIFEST`]), or hashing every file it stats when `None`.
+    pub fn with_manifest(mut self, path: Option<PathBuf>) -> Self {
+        self.manifest_path = path;
+        self.manifest = None;
+        self.manifest_dirty = false;
+        self
+    }
+
     /// Connects to `host` with the default timeouts.
     pub fn connect(host: &Host) -> Result<Self, Error> {
         Self::connect_with(host, &SshOptions::default())
@@ -154,6 +172,10 @@ impl SshTransport {
             session,
             sudo: host.ssh.user != "root",
             new_host_key,
+            dry_run: opts.dry_run,
+            manifest_path: Some(PathBuf::from(MANIFEST)),
+            manifest: None,
+            manifest_dirty: false,
         };
         if t.sudo {
             t.check_sudo(&host.ssh.user)?;
@@ -371,6 +393,7 @@ impl Transport for SshTransport {
             content,
             mode,
             owner,
+            sha256: None,
         }])
     }
 
@@ -380,7 +403,8 @@ impl Transport for SshTransport {
         };
         // Inside the script only what the host's users may read anyway, and nothing under
         // sudo, which logs command lines (see `put_script`).
-        let (script, stdin) = put_script(files, !self.sudo);
+        let stamps = self.manifest_path.is_some() && files.iter().any(|f| f.sha256.is_some());
+        let (script, stdin) = put_script(files, !self.sudo, stamps);
         let wrapped = self.wrap(&script);
         let during = if files.len() == 1 {
             format!("write {}", first.path.display())
@@ -389,6 +413,9 @@ impl Transport for SshTransport {
         };
         let out = self.exec(&wrapped, Some(&stdin), &during)?;
         if out.success() {
+            if stamps {
+                self.record_written(files, &out.stdout_text());
+            }
             Ok(())
         } else {
             Err(Error::Remote {
@@ -399,6 +426,101 @@ impl Transport for SshTransport {
                 stderr: out.stderr_excerpt(400),
             })
         }
+    }
+
+    /// Stats in one round trip without hashing, and hashes (a second round trip) only the
+    /// files whose stamp differs from the host's records.
+    fn stat_files(&mut self, paths: &[PathBuf]) -> Result<Vec<Option<FileStat>>, Error> {
+        let Some(manifest_path) = self.manifest_path.clone() else {
+            return self.stat_and_hash(paths);
+        };
+        if paths.is_empty() {
+            return Ok(Vec::new());
+        }
+        let read = self.manifest.is_none().then_some(manifest_path.as_path());
+        let out = self.run(&quick_stat_command(paths, read))?;
+        if !out.success() {
+            return Err(self.stat_failed(paths, &out));
+        }
+        let (stats, text) = parse_quick_stat(&self.host, paths, &out.stdout_text())?;
+        let manifest = self.manifest.get_or_insert_with(|| Manifest::parse(&text));
+        let mut known: Vec<Option<String>> = Vec::with_capacity(paths.len());
+        let mut unknown: Vec<PathBuf> = Vec::new();
+        for (path, st) in paths.iter().zip(&stats) {
+            let sha = match st {
+                Some(st) => manifest.lookup(path, &st.stamp).map(str::to_string),
+                None => {
+                    self.manifest_dirty |= manifest.forget(path);
+                    None
+                }
+            };
+            if st.is_some() && sha.is_none() {
+                unknown.push(path.clone());
+            }
+            known.push(sha);
+        }
+        if !unknown.is_empty() {
+            let out = self.run(&hash_command(&unknown))?;
+            if !out.success() {
+                return Err(self.stat_failed(&unknown, &out));
+            }
+            let hashes = parse_hashes(&self.host, &unknown, &out.stdout_text())?;
+            let mut hashed = unknown.iter().zip(hashes);
+            let manifest = self.manifest.get_or_insert_with(Manifest::default);
+            for ((path, st), sha) in paths.iter().zip(&stats).zip(known.iter_mut()) {
+                if let (Some(st), None) = (st, &sha) {
+                    let (p, h) = hashed.next().ok_or_else(|| Error::Stat {
+                        host: self.host.clone(),
+                        message: "sha256sum output ended early".into(),
+                    })?;
+                    debug_assert_eq!(p, path);
+                    // The stamp was read before the hash: a change in between leaves a
+                    // record whose stamp no longer matches, which only costs a hash.
+                    self.manifest_dirty |= manifest.record(path, &st.stamp, &h);
+                    *sha = Some(h);
+                }
+            }
+        }
+        Ok(stats
+            .into_iter()
+            .zip(known)
+            .map(|(st, sha)| {
+                st.zip(sha).map(|(st, sha256)| FileStat {
+                    sha256,
+                    mode: st.mode,
+                    owner: st.owner,
+                })
+            })
+            .collect())
+    }
+
+    /// Writes the records this run added (never in a dry run).
+    fn flush(&mut self) -> Result<(), Error> {
+        let (Some(path), Some(manifest)) = (&self.manifest_path, &self.manifest) else {
+            return Ok(());
+        };
+        if !self.manifest_dirty || self.dry_run {
+            return Ok(());
+        }
+        let path = path.clone();
+        let text = manifest.render();
+        let wrapped = self.wrap(&write_script(&path));
+        let out = self.exec(
+            &wrapped,
+            Some(text.as_bytes()),
+            "write the quick-check records",
+        )?;
+        if !out.success() {
+            return Err(Error::Remote {
+                host: self.host.clone(),
+                what: "write".into(),
+                path,
+                status: out.status,
+                stderr: out.stderr_excerpt(400),
+            });
+        }
+        self.manifest_dirty = false;
+        Ok(())
     }
 
     fn read_file(&mut self, path: &Path) -> Result<Option<Vec<u8>>, Error> {
@@ -417,6 +539,50 @@ impl Transport for SshTransport {
                 status,
                 stderr: out.stderr_excerpt(400),
             }),
+        }
+    }
+}
+
+impl SshTransport {
+    /// The trait's stat, one `stat` and one `sha256sum` of every file, when there are no
+    /// records to consult.
+    fn stat_and_hash(&mut self, paths: &[PathBuf]) -> Result<Vec<Option<FileStat>>, Error> {
+        if paths.is_empty() {
+            return Ok(Vec::new());
+        }
+        let out = self.run(&super::script::stat_command(paths))?;
+        if !out.success() {
+            return Err(self.stat_failed(paths, &out));
+        }
+        super::script::parse_stat_output(&self.host, paths, &out.stdout_text())
+    }
+
+    fn stat_failed(&self, paths: &[PathBuf], out: &CommandOutput) -> Error {
+        Error::Remote {
+            host: self.host.clone(),
+            what: "stat".into(),
+            path: paths.first().cloned().unwrap_or_default(),
+            status: out.status,
+            stderr: out.stderr_excerpt(400),
+        }
+    }
+
+    /// Records the files a write placed, with the stamps the write script printed, for the
+    /// ones whose sha256 the caller gave. A short or odd output records nothing.
+    fn record_written(&mut self, files: &[PutFile<'_>], stamps: &str) {
+        let lines: Vec<&str> = stamps.lines().collect();
+        if lines.len() != files.len() {
+            return;
+        }
+        // Records are added only to those read from the host: writing a partial set back
+        // would drop the others (harmless, but a hash each next time).
+        let Some(manifest) = self.manifest.as_mut() else {
+            return;
+        };
+        for (f, stamp) in files.iter().zip(lines) {
+            if let Some(sha) = f.sha256 {
+                self.manifest_dirty |= manifest.record(f.path, stamp.trim(), sha);
+            }
         }
     }
 }

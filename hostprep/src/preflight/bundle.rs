@@ -97,8 +97,48 @@ fn required(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The hash of each of `paths` (relative to `dir`), in order, on a few threads: the bundle
+/// is hundreds of megabytes, and the files are taken one at a time by whichever thread is
+/// free.
+fn hash_all(
+    dir: &Path,
+    paths: &[String],
+    sha256_file: &(dyn Fn(&Path) -> Option<String> + Sync),
+) -> Vec<Option<String>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4)
+        .min(paths.len().max(1));
+    let next = AtomicUsize::new(0);
+    let out: Mutex<Vec<Option<String>>> = Mutex::new(vec![None; paths.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(p) = paths.get(i) else { break };
+                    let hash = sha256_file(&dir.join(p));
+                    out.lock().unwrap_or_else(|e| e.into_inner())[i] = hash;
+                }
+            });
+        }
+    });
+    out.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Reads the bundle: SHA256SUMS, and the hash of every required or listed file.
 pub fn inspect_bundle(dir: &Path) -> BundleFacts {
+    inspect_bundle_with(dir, &sha256_file)
+}
+
+/// [`inspect_bundle`] with the caller's hashing of a file (hex sha256, `None` when it
+/// cannot be read): the deploy hashes once per process what its phases read again.
+pub fn inspect_bundle_with(
+    dir: &Path,
+    sha256_file: &(dyn Fn(&Path) -> Option<String> + Sync),
+) -> BundleFacts {
     let exists = dir.is_dir();
     let sums = std::fs::read_to_string(dir.join("SHA256SUMS"))
         .ok()
@@ -109,13 +149,8 @@ pub fn inspect_bundle(dir: &Path) -> BundleFacts {
             paths.push(p.clone());
         }
     }
-    let files = paths
-        .into_iter()
-        .map(|p| {
-            let hash = sha256_file(&dir.join(&p));
-            (p, hash)
-        })
-        .collect();
+    let hashes = hash_all(dir, &paths, sha256_file);
+    let files = paths.into_iter().zip(hashes).collect();
     BundleFacts {
         dir: dir.to_path_buf(),
         exists,

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 pub use bundle::{
     BundleFacts, NeededFile, PodNetworkFiles, check_bundle, check_pod_network, inspect_bundle,
-    inspect_pod_network,
+    inspect_bundle_with, inspect_pod_network,
 };
 
 /// The guides' minimum CPU count.

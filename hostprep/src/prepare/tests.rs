@@ -61,7 +61,7 @@ fn file<'a>(plan: &'a Plan, host: &str, path: &str) -> &'a FileSpec {
 }
 
 fn text(f: &FileSpec) -> String {
-    String::from_utf8(f.content.clone()).unwrap()
+    String::from_utf8(f.content.to_vec()).unwrap()
 }
 
 #[test]

@@ -168,9 +168,10 @@ fn put_writes_every_kind_of_content_with_modes_and_owner() {
             content: c,
             mode: *m,
             owner: Some(&owner),
+            sha256: None,
         })
         .collect();
-    let (script, stdin) = put_script(&puts, true);
+    let (script, stdin) = put_script(&puts, true, false);
     // Text goes inside the script; binary, non-UTF-8 and big content through stdin.
     assert_eq!(
         stdin.len(),
@@ -198,15 +199,17 @@ fn put_into_a_missing_directory_fails_and_leaves_nothing() {
             content: b"one",
             mode: 0o644,
             owner: None,
+            sha256: None,
         },
         PutFile {
             path: &dir.path().join("nope/x"),
             content: b"two",
             mode: 0o644,
             owner: None,
+            sha256: None,
         },
     ];
-    let (script, stdin) = put_script(&files, true);
+    let (script, stdin) = put_script(&files, true, false);
     let (status, _, _) = sh(&script, &stdin);
     assert_ne!(status, 0);
     assert!(
@@ -230,9 +233,10 @@ fn many_files_cost_a_fixed_handful_of_processes() {
             content,
             mode: 0o644,
             owner: Some("root:root"),
+            sha256: None,
         })
         .collect();
-    let (script, stdin) = put_script(&puts, true);
+    let (script, stdin) = put_script(&puts, true, false);
     assert!(stdin.is_empty());
     let count = |word: &str| script.matches(word).count();
     // One staging directory and one rename per target directory; one chmod per mode, one
@@ -258,15 +262,17 @@ fn private_files_and_sudo_scripts_carry_no_content_on_the_command_line() {
             content: b"-----BEGIN EC PRIVATE KEY-----\nsecret\n",
             mode: 0o600,
             owner: None,
+            sha256: None,
         },
         PutFile {
             path: &hosts,
             content: b"127.0.0.1 localhost\n",
             mode: 0o644,
             owner: None,
+            sha256: None,
         },
     ];
-    let (script, stdin) = put_script(&files, true);
+    let (script, stdin) = put_script(&files, true, false);
     assert!(!script.contains("secret"), "{script}");
     assert!(script.contains("localhost"), "{script}");
     let (status, _, stderr) = sh(&script, &stdin);
@@ -274,10 +280,93 @@ fn private_files_and_sudo_scripts_carry_no_content_on_the_command_line() {
     assert_eq!(std::fs::read(&key).unwrap(), files[0].content);
     assert_eq!(mode_of(&key), 0o600);
 
-    let (script, stdin) = put_script(&files, false);
+    let (script, stdin) = put_script(&files, false, false);
     assert!(
         !script.contains("secret") && !script.contains("localhost"),
         "{script}"
     );
     assert_eq!(stdin.len(), files[0].content.len() + files[1].content.len());
+}
+
+/// The stamps a write prints are the ones the next quick stat reads, so a file kubin wrote
+/// is not hashed again; a hand edit that keeps the size and puts the mtime back still
+/// changes the stamp (the ctime), so it is hashed and seen.
+#[test]
+fn written_stamps_match_the_quick_stat_until_the_file_is_edited() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.conf");
+    let b = dir.path().join("sub dir/b.bin");
+    std::fs::create_dir_all(b.parent().unwrap()).unwrap();
+    let files = [
+        PutFile {
+            path: &a,
+            content: b"key=value\n",
+            mode: 0o644,
+            owner: None,
+            sha256: None,
+        },
+        PutFile {
+            path: &b,
+            content: b"\x7fELF\0binary",
+            mode: 0o755,
+            owner: None,
+            sha256: None,
+        },
+    ];
+    let (script, stdin) = put_script(&files, true, true);
+    let (status, written, stderr) = sh(&script, &stdin);
+    assert_eq!(status, 0, "{stderr}");
+    let written: Vec<&str> = written.lines().collect();
+    assert_eq!(written.len(), 2, "{written:?}");
+    let manifest = dir.path().join("manifest");
+    std::fs::write(&manifest, "the records\n").unwrap();
+    let paths = vec![a.clone(), dir.path().join("absent"), b.clone()];
+    let quick = |with: Option<&Path>| {
+        let (status, out, stderr) = sh(&quick_stat_command(&paths, with), b"");
+        assert_eq!(status, 0, "{stderr}");
+        parse_quick_stat("h", &paths, &out).unwrap()
+    };
+    let (stats, text) = quick(Some(&manifest));
+    assert_eq!(text, "the records\n");
+    assert_eq!(quick(None).1, "");
+    let stamps: Vec<Option<&str>> = stats
+        .iter()
+        .map(|s| s.as_ref().map(|s| s.stamp.as_str()))
+        .collect();
+    assert_eq!(stamps, [Some(written[0]), None, Some(written[1])]);
+    assert_eq!(stats[2].as_ref().unwrap().mode, 0o755);
+    // Same size, same inode, mtime put back: only the ctime tells.
+    let reference = dir.path().join("reference");
+    let (st, _, _) = sh(
+        &format!("touch -r {} -- {}", quote_path(&a), quote_path(&reference)),
+        b"",
+    );
+    assert_eq!(st, 0);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&a, b"key=VALUE\n").unwrap();
+    let (st, _, _) = sh(
+        &format!(
+            "touch -m -r {} -- {}",
+            quote_path(&reference),
+            quote_path(&a)
+        ),
+        b"",
+    );
+    assert_eq!(st, 0);
+    let (after, _) = quick(None);
+    let now: Vec<&str> = after[0].as_ref().unwrap().stamp.split(' ').collect();
+    let then: Vec<&str> = written[0].split(' ').collect();
+    assert_eq!(
+        now[..6],
+        then[..6],
+        "size, inode, device and mtime as written"
+    );
+    assert_ne!(now[6..], then[6..], "the ctime moved");
+    assert_eq!(after[2].as_ref().unwrap().stamp, written[1]);
+    // And the hash round trip reads what is there now.
+    let (status, out, _) = sh(&hash_command(&[a.clone(), b.clone()]), b"");
+    assert_eq!(status, 0);
+    let hashes = parse_hashes("h", &[a.clone(), b.clone()], &out).unwrap();
+    assert_eq!(hashes[0], hex::encode(Sha256::digest(b"key=VALUE\n")));
+    assert_eq!(hashes[1], hex::encode(Sha256::digest(b"\x7fELF\0binary")));
 }

@@ -660,9 +660,11 @@ fn deploy_on_the_lab() {
     // and on k8s-node1 are back, k8s-node1 Ready); once the machine is back, a re-run
     // converges with every node Ready.
     scenario("node machine stopped during a deploy, then back", || {
+        // The apiserver's env file removed: the control-plane phase restarts it and waits
+        // for /healthz, so k8s-node2 is surely stopped before the nodes phase reaches it.
         lab.ssh_ok(
             "k8s-master1",
-            "rm /opt/kubernetes/cfg/kube-scheduler.kubeconfig",
+            "rm /opt/kubernetes/cfg/kube-apiserver.conf /opt/kubernetes/cfg/kube-scheduler.kubeconfig",
         )
         .unwrap();
         lab.ssh_ok("k8s-node1", "rm /opt/kubernetes/cfg/kube-proxy-config.yaml")
@@ -697,7 +699,7 @@ fn deploy_on_the_lab() {
         }
         lab.ssh_ok(
             "k8s-master1",
-            "test -s /opt/kubernetes/cfg/kube-scheduler.kubeconfig",
+            "test -s /opt/kubernetes/cfg/kube-scheduler.kubeconfig && test -s /opt/kubernetes/cfg/kube-apiserver.conf",
         )
         .unwrap();
         lab.ssh_ok(

@@ -4,7 +4,6 @@
 use crate::Error;
 use inventory::Inventory;
 use plan::{Binaries, Content};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs::{File, Metadata};
 use std::io::Read;
@@ -51,16 +50,7 @@ pub fn sha256_file(path: &Path) -> Option<String> {
     if let Some(sha) = known(path, &before) {
         return Some(sha);
     }
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).ok()?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    let sha = hex::encode(h.finalize());
+    let sha = hostprep::preflight::bundle::sha256_stream(&mut f)?;
     if f.metadata().ok().map(|m| stamp(&m)) == Some(before.clone()) {
         let mut hashed = HASHED.lock().unwrap_or_else(|e| e.into_inner());
         hashed.insert(path.to_path_buf(), (before, sha.clone()));
@@ -122,6 +112,7 @@ pub fn read_binaries(dir: &std::path::Path, names: &[&str]) -> Result<Binaries, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     /// A file hashed once is not hashed again while it keeps its stamp; an edit that keeps
     /// its size and puts its mtime back moves the ctime, and the file is hashed anew.

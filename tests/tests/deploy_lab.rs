@@ -594,20 +594,7 @@ fn deploy_on_the_lab() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let t = Instant::now();
-        while lab
-            .ssh("k8s-master1", "test -e /run/kubin.lock")
-            .unwrap()
-            .status
-            .code()
-            != Some(0)
-        {
-            assert!(
-                t.elapsed() < Duration::from_secs(30),
-                "the first deploy took no lock"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for_lock(&lab, "k8s-master1", Instant::now());
         let second_t = Instant::now();
         let second = kubin(&inv, &["deploy"]);
         let said = text(&second);

@@ -129,16 +129,7 @@ fn etcd_on_the_lab_deploy_degrade_restore_and_scale() {
         assert!(list.contains(&line), "{line} not in {list}");
     }
     // The unit carries --enable-v2 for the guides' flannel 0.10: the v2 API answers.
-    let v2 = Command::new("curl")
-        .args(["-sS", "--max-time", "5", "--cacert"])
-        .arg(pki.join("etcd/ca.pem"))
-        .arg("--cert")
-        .arg(pki.join("etcd/client.pem"))
-        .arg("--key")
-        .arg(pki.join("etcd/client-key.pem"))
-        .arg(format!("{}/v2/keys/", endpoints[0]))
-        .output()
-        .unwrap();
+    let v2 = tests::lab_checks::curl_v2(&pki, &endpoints[0], "/");
     assert!(text(&v2).contains("\"action\":\"get\""), "{}", text(&v2));
     let modes = lab
         .ssh_ok("k8s-node1", "stat -c '%a %n' /var/lib/etcd/default.etcd /opt/etcd/ssl/server-key.pem /opt/etcd/ssl/peer-key.pem")

@@ -36,11 +36,16 @@ pub struct BundleFacts {
 }
 
 fn sha256_file(path: &Path) -> Option<String> {
-    let mut f = std::fs::File::open(path).ok()?;
+    sha256_stream(&mut std::fs::File::open(path).ok()?)
+}
+
+/// The hex SHA-256 of everything `r` yields, read a megabyte at a time; `None` when a
+/// read fails.
+pub fn sha256_stream(r: &mut impl Read) -> Option<String> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f.read(&mut buf).ok()?;
+        let n = r.read(&mut buf).ok()?;
         if n == 0 {
             break;
         }

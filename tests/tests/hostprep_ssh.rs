@@ -34,6 +34,16 @@ fn keygen(path: &Path) {
     assert!(st.success());
 }
 
+/// Whether an SSH server on `port` sends its banner.
+fn greets(port: u16) -> bool {
+    let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut banner = [0u8; 4];
+    std::io::Read::read_exact(&mut c, &mut banner).is_ok() && &banner == b"SSH-"
+}
+
 impl Sshd {
     fn start() -> Sshd {
         let dir = tempfile::tempdir().unwrap();
@@ -63,9 +73,10 @@ impl Sshd {
             .stderr(Stdio::null())
             .spawn()
             .expect("sshd starts (openssh-server)");
+        // Ready once it greets: a listening socket alone may not be sshd's yet.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "sshd did not listen on {port}");
+        while !greets(port) {
+            assert!(Instant::now() < deadline, "sshd did not greet on {port}");
             std::thread::sleep(Duration::from_millis(50));
         }
         Sshd { child, port, dir }

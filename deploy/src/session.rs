@@ -119,6 +119,10 @@ impl Session {
         if self.left_out.contains_key(host) {
             return;
         }
+        // Connection errors name their host already; the record is keyed by it.
+        let why = why
+            .strip_prefix(&format!("{host}: "))
+            .map_or(why.clone(), str::to_string);
         self.transports.remove(host);
         self.warn(format!("{host}: left out of the rest of this run: {why}"));
         self.left_out.insert(host.to_string(), why);

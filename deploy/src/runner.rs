@@ -217,6 +217,15 @@ mod tests {
         }
     }
 
+    /// A health check answering `healthy`, and how the rollout runs.
+    fn fake(healthy: bool, dry_run: bool, wait: Duration) -> (Fake, RunOptions) {
+        let check = Fake {
+            healthy,
+            probes: Mutex::new(0),
+        };
+        (check, RunOptions { dry_run, wait })
+    }
+
     /// A session over recording hosts; k8s-node1 already has the new config.
     fn session() -> (Session, Vec<Shared>) {
         let (inv, _) =
@@ -279,14 +288,7 @@ mod tests {
     #[test]
     fn changed_hosts_restart_one_at_a_time_each_healthy_before_and_after() {
         let (mut s, hosts) = session();
-        let check = Fake {
-            healthy: true,
-            probes: Mutex::new(0),
-        };
-        let opts = RunOptions {
-            dry_run: false,
-            wait: Duration::from_secs(1),
-        };
+        let (check, opts) = fake(true, false, Duration::from_secs(1));
         let r = run(&mut s, rollout(), opts, &check).unwrap();
         assert_eq!(r.restarted, ["k8s-master1", "k8s-node2"]);
         assert_eq!(hosts.iter().map(restarts).collect::<Vec<_>>(), [1, 0, 1]);
@@ -298,14 +300,7 @@ mod tests {
     #[test]
     fn a_dry_run_restarts_nothing_and_waits_for_nothing() {
         let (mut s, hosts) = session();
-        let check = Fake {
-            healthy: true,
-            probes: Mutex::new(0),
-        };
-        let opts = RunOptions {
-            dry_run: true,
-            wait: Duration::from_secs(1),
-        };
+        let (check, opts) = fake(true, true, Duration::from_secs(1));
         let r = run(&mut s, rollout(), opts, &check).unwrap();
         assert_eq!(r.changes, 2);
         assert!(r.restarted.is_empty());
@@ -316,14 +311,7 @@ mod tests {
     #[test]
     fn an_unhealthy_cluster_is_never_restarted() {
         let (mut s, hosts) = session();
-        let check = Fake {
-            healthy: false,
-            probes: Mutex::new(0),
-        };
-        let opts = RunOptions {
-            dry_run: false,
-            wait: Duration::ZERO,
-        };
+        let (check, opts) = fake(false, false, Duration::ZERO);
         match run(&mut s, rollout(), opts, &check) {
             Err(Error::Unhealthy { when, table, .. }) => {
                 assert_eq!(when, "before restarting k8s-master1");
@@ -339,14 +327,7 @@ mod tests {
         let (mut s, hosts) = session();
         s.keep_going();
         hosts[2].lock().fail_from(1);
-        let check = Fake {
-            healthy: true,
-            probes: Mutex::new(0),
-        };
-        let opts = RunOptions {
-            dry_run: false,
-            wait: Duration::from_secs(1),
-        };
+        let (check, opts) = fake(true, false, Duration::from_secs(1));
         let r = run(&mut s, rollout(), opts, &check).unwrap();
         assert_eq!(r.restarted, ["k8s-master1"]);
         assert_eq!(hosts.iter().map(restarts).collect::<Vec<_>>(), [1, 0, 0]);
@@ -367,14 +348,7 @@ mod tests {
     fn without_keep_going_a_failed_host_fails_the_run() {
         let (mut s, hosts) = session();
         hosts[2].lock().fail_from(1);
-        let check = Fake {
-            healthy: true,
-            probes: Mutex::new(0),
-        };
-        let opts = RunOptions {
-            dry_run: false,
-            wait: Duration::from_secs(1),
-        };
+        let (check, opts) = fake(true, false, Duration::from_secs(1));
         match run(&mut s, rollout(), opts, &check) {
             Err(Error::Apply { hosts, .. }) => assert!(hosts[0].starts_with("k8s-node2 ")),
             other => panic!("{other:?}"),

@@ -338,13 +338,23 @@ fn pods_on_every_node(kubectl_bin: &Path, admin: &Path) {
         assert_eq!(on.len(), 1, "not one echo pod on {node}:\n{table}");
         let (pod, phase) = (on[0][0], on[0][2]);
         assert_eq!(phase, "Running", "{table}");
-        let logs = kubectl(kubectl_bin, admin, &["logs", pod]);
+        // After a reset the API still shows the pods as the removed kubelets last saw
+        // them ("Running"): the new kubelet may not have started their containers yet,
+        // and then its answer is NotFound. Asked again for up to a minute.
+        let hello = format!("hello from {pod} on {node}");
+        let logs = until_ok(
+            || kubectl(kubectl_bin, admin, &["logs", pod]),
+            |o| text(o).contains(&hello),
+        );
         assert!(
-            text(&logs).contains(&format!("hello from {pod} on {node}")),
+            text(&logs).contains(&hello),
             "kubectl logs {pod}: {}",
             text(&logs)
         );
-        let exec = kubectl(kubectl_bin, admin, &["exec", pod, "--", "hostname"]);
+        let exec = until_ok(
+            || kubectl(kubectl_bin, admin, &["exec", pod, "--", "hostname"]),
+            |o| o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == pod,
+        );
         assert!(
             exec.status.success() && String::from_utf8_lossy(&exec.stdout).trim() == pod,
             "kubectl exec {pod} hostname: {}",
@@ -355,6 +365,18 @@ fn pods_on_every_node(kubectl_bin: &Path, admin: &Path) {
         "echo pods Running on {NODES:?} in {:.1} s; kubectl logs and exec reach each",
         t.elapsed().as_secs_f64()
     );
+}
+
+/// Runs `f` until `ok` says its output is right, for at most a minute; the last output.
+fn until_ok(f: impl Fn() -> Output, ok: impl Fn(&Output) -> bool) -> Output {
+    let t = Instant::now();
+    loop {
+        let out = f();
+        if ok(&out) || t.elapsed() > Duration::from_secs(60) {
+            return out;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
 }
 
 /// One `kubin deploy`, which must succeed; prints each phase's outcome and time.

@@ -3,7 +3,7 @@
 
 use lab::Lab;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
 /// Each unit's `ActiveEnterTimestampMonotonic` on each host, as `host/unit` and the value:
@@ -50,4 +50,37 @@ pub fn curl_v2(pki: &Path, endpoint: &str, key: &str) -> Output {
         .arg(format!("{endpoint}/v2/keys{key}"))
         .output()
         .expect("curl runs")
+}
+
+/// `kubectl --kubeconfig KUBECONFIG ARGS`, each request bounded (a later
+/// `--request-timeout` in `args` wins).
+pub fn kubectl(bin: &Path, kubeconfig: &Path, args: &[&str]) -> Output {
+    Command::new(bin)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .arg("--request-timeout=20s")
+        .args(args)
+        .output()
+        .expect("kubectl runs")
+}
+
+/// `kubectl apply -f -` with `manifest` on stdin.
+pub fn kubectl_apply(bin: &Path, kubeconfig: &Path, manifest: &str) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new(bin)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["apply", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl runs");
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(manifest.as_bytes())
+        .expect("kubectl reads its stdin");
+    child.wait_with_output().expect("kubectl ends")
 }

@@ -9,10 +9,10 @@
 use lab::{Lab, LabConfig};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Instant;
 use tests::kubin::text;
-use tests::lab_checks::kubin_timed;
+use tests::lab_checks::{kubectl, kubin_timed};
 
 const UNITS: &[(&str, &[&str])] = &[
     (
@@ -27,16 +27,6 @@ const UNITS: &[(&str, &[&str])] = &[
     ("k8s-node1", &["etcd", "kubelet", "kube-proxy"]),
     ("k8s-node2", &["etcd", "kubelet", "kube-proxy"]),
 ];
-
-fn kubectl(bin: &Path, kubeconfig: &Path, args: &[&str]) -> Output {
-    Command::new(bin)
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .arg("--request-timeout=10s")
-        .args(args)
-        .output()
-        .expect("kubectl runs")
-}
 
 #[track_caller]
 fn kubectl_ok(bin: &Path, kubeconfig: &Path, args: &[&str]) -> String {

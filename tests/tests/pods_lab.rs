@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 use tests::kubin::text;
-use tests::lab_checks::kubin_timed;
+use tests::lab_checks::{kubectl, kubectl_apply, kubin_timed};
 
 const HOSTS: [&str; 3] = ["k8s-master1", "k8s-node1", "k8s-node2"];
 const UNITS: [&str; 3] = ["containerd", "kubelet", "kube-proxy"];
@@ -27,13 +27,7 @@ struct Kubectl<'a> {
 
 impl Kubectl<'_> {
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(self.bin)
-            .arg("--kubeconfig")
-            .arg(self.kubeconfig)
-            .arg("--request-timeout=20s")
-            .args(args)
-            .output()
-            .expect("kubectl runs")
+        kubectl(self.bin, self.kubeconfig, args)
     }
 
     #[track_caller]
@@ -46,23 +40,7 @@ impl Kubectl<'_> {
     /// `kubectl apply -f -` with `manifest` on stdin.
     #[track_caller]
     fn apply(&self, manifest: &str) {
-        use std::io::Write as _;
-        let mut child = Command::new(self.bin)
-            .arg("--kubeconfig")
-            .arg(self.kubeconfig)
-            .args(["apply", "-f", "-"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("kubectl runs");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(manifest.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = kubectl_apply(self.bin, self.kubeconfig, manifest);
         assert!(out.status.success(), "kubectl apply: {}", text(&out));
     }
 
